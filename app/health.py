@@ -1,0 +1,63 @@
+"""``/health`` (is the process serving?) and ``/health/detailed`` (its dependencies)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from app.resources import resources
+from common.elastic import cluster_health
+from common.errors import TransientError
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health() -> Response:
+    return jsonify({"status": "ok"})
+
+
+def spool_size(directory: str) -> dict[str, int]:
+    files = total = 0
+    try:
+        with os.scandir(directory) as found:
+            for item in found:
+                if item.is_file():
+                    files += 1
+                    total += item.stat().st_size
+    except FileNotFoundError:
+        pass
+    return {"files": files, "bytes": total}
+
+
+def _redis_checks() -> dict[str, Any]:
+    stream = resources().stream
+    try:
+        latency = stream.ping_ms()
+        return {
+            "redis": {"status": "ok", "latency_ms": round(latency, 2)},
+            "stream": {"length": stream.length(), "pending": stream.pending_count()},
+            "dlq": {"length": stream.dlq_length()},
+        }
+    except TransientError as exc:
+        return {"redis": {"status": "unavailable", "error": str(exc)}}
+
+
+def _elasticsearch_check() -> dict[str, Any]:
+    try:
+        found = cluster_health(resources().elasticsearch)
+    except TransientError as exc:
+        return {"status": "unavailable", "error": str(exc)}
+    ok = found["cluster_status"] in ("green", "yellow")
+    return {"status": "ok" if ok else "unavailable", **found}
+
+
+@bp.get("/health/detailed")
+def detailed() -> tuple[Response, int]:
+    body: dict[str, Any] = _redis_checks()
+    body["elasticsearch"] = _elasticsearch_check()
+    body["spool"] = spool_size(resources().settings.fallback_dir)
+    healthy = body["redis"]["status"] == "ok" and body["elasticsearch"]["status"] == "ok"
+    return jsonify({"status": "ok" if healthy else "unavailable", **body}), 200 if healthy else 503

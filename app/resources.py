@@ -1,0 +1,58 @@
+"""Per-process connections for the app.
+
+Nothing connects at import or in ``create_app``: the Redis pool and the
+Elasticsearch client are made on first use in the process that uses them, and
+made again if the process has forked since.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+import redis
+from elasticsearch import Elasticsearch
+from flask import current_app
+
+from common.config import Settings
+from common.elastic import make_elasticsearch
+from common.stream import LogStream, make_redis
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    _pid: int = -1
+    _redis: redis.Redis | None = None
+    _es: Elasticsearch | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _check_process(self) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._redis, self._es, self._pid = None, None, os.getpid()
+
+    @property
+    def redis(self) -> redis.Redis:
+        self._check_process()
+        if self._redis is None:
+            self._redis = make_redis(self.settings)
+        return self._redis
+
+    @property
+    def elasticsearch(self) -> Elasticsearch:
+        self._check_process()
+        if self._es is None:
+            self._es = make_elasticsearch(self.settings)
+        return self._es
+
+    @property
+    def stream(self) -> LogStream:
+        return LogStream(self.redis, self.settings)
+
+
+def resources() -> Resources:
+    found: Resources = current_app.extensions["stealthflow"]
+    return found

@@ -1,0 +1,135 @@
+"""Configuration: built once from the environment, then passed down.
+
+Nothing else in the project reads ``os.environ``. Every setting has a documented
+default (see README, "Configuration"); key and index names are derived here so
+that the API, the worker and the CLI agree on them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6380/0"
+DEFAULT_ELASTICSEARCH_URL = "http://127.0.0.1:9201"
+DEFAULT_STREAM_KEY = "logs:stream"
+DEFAULT_DLQ_KEY = "logs:failed"
+DEFAULT_CONSUMER_GROUP = "stealthflow-log-workers"
+
+_INDEX_PART = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot run with."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be > 0, got {value}")
+    return value
+
+
+def _index_part(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not _INDEX_PART.match(value):
+        raise ConfigError(
+            f"{name} must be lowercase letters, digits, '_' or '-' (it is part of "
+            f"an Elasticsearch index name), got {value!r}"
+        )
+    return value
+
+
+def default_consumer_name() -> str:
+    """Unique per process, so several workers (or `--scale`) never share a name."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str = DEFAULT_REDIS_URL
+    elasticsearch_url: str = DEFAULT_ELASTICSEARCH_URL
+    environment: str = "develop"
+    index_prefix: str = "stealthflow"
+    key_prefix: str = ""
+    stream_name: str = DEFAULT_STREAM_KEY
+    dlq_name: str = DEFAULT_DLQ_KEY
+    consumer_group: str = DEFAULT_CONSUMER_GROUP
+    consumer_name: str = field(default_factory=default_consumer_name)
+    batch_size: int = 200
+    block_ms: int = 2000
+    redis_socket_timeout: float = 2.0
+    elasticsearch_timeout: float = 30.0
+    fallback_dir: str = "logs/fallback"
+    max_content_length: int = 5 * 1024 * 1024
+    log_level: str = "INFO"
+
+    @property
+    def stream_key(self) -> str:
+        return f"{self.key_prefix}{self.stream_name}"
+
+    @property
+    def dlq_key(self) -> str:
+        return f"{self.key_prefix}{self.dlq_name}"
+
+    @property
+    def index_alias(self) -> str:
+        """The read alias Kibana and searches use, e.g. ``stealthflow_develop_logs``."""
+        return f"{self.index_prefix}_{self.environment}_logs"
+
+    @property
+    def index_pattern(self) -> str:
+        return f"{self.index_alias}-*"
+
+    @property
+    def template_name(self) -> str:
+        return self.index_alias
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from ``env`` (default: the process environment)."""
+    env = os.environ if env is None else env
+    return Settings(
+        redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
+        elasticsearch_url=env.get("ELASTICSEARCH_URL") or DEFAULT_ELASTICSEARCH_URL,
+        environment=_index_part(env, "STEALTHFLOW_ENV", "develop"),
+        index_prefix=_index_part(env, "INDEX_PREFIX", "stealthflow"),
+        key_prefix=env.get("KEY_PREFIX", ""),
+        stream_name=env.get("STREAM_KEY") or DEFAULT_STREAM_KEY,
+        dlq_name=env.get("DLQ_KEY") or DEFAULT_DLQ_KEY,
+        consumer_group=env.get("CONSUMER_GROUP") or DEFAULT_CONSUMER_GROUP,
+        consumer_name=env.get("WORKER_NAME") or default_consumer_name(),
+        batch_size=_int(env, "LOG_BATCH_SIZE", 200, minimum=1),
+        block_ms=_int(env, "LOG_BLOCK_MS", 2000, minimum=1),
+        redis_socket_timeout=_float(env, "REDIS_SOCKET_TIMEOUT", 2.0),
+        elasticsearch_timeout=_float(env, "ELASTICSEARCH_TIMEOUT", 30.0),
+        fallback_dir=env.get("FALLBACK_DIR") or "logs/fallback",
+        max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+    )

@@ -1,0 +1,32 @@
+"""The service's own logs: one JSON object per line on stderr."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event: dict[str, Any] = {
+            "@timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "log.level": record.levelname.lower(),
+            "log.logger": record.name,
+            "message": record.getMessage(),
+            "process.pid": record.process,
+        }
+        if record.exc_info:
+            event["error.stack_trace"] = self.formatException(record.exc_info)
+        return orjson.dumps(event).decode()
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,162 @@
+"""The log contract: one marshmallow schema, the single source of truth.
+
+``normalize`` turns what a client sent into the canonical log that travels through
+the stream: level folded to its canonical name, timestamp as RFC 3339 UTC, an id
+assigned when the client gave none, and ``received_at`` stamped. The canonical
+form loads again through ``StoredLogSchema`` unchanged, which is how the worker
+re-checks what it reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from ulid import ULID
+
+LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
+LEVEL_ALIASES = {"warning": "warn", "critical": "fatal"}
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+EPOCH_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+UNKNOWN_FIELD_MESSAGE = "Unknown field. Put application-specific fields under 'context'."
+
+
+def format_timestamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds, e.g. ``2026-12-04T19:37:01.123456Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(value: object) -> datetime:
+    """RFC 3339 text (with an offset) or epoch milliseconds → aware UTC datetime."""
+    if isinstance(value, bool):
+        raise ValidationError("Must be an RFC 3339 string or epoch milliseconds.")
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int | float):
+        if not 0 <= value <= EPOCH_MS_MAX:
+            raise ValidationError("Epoch milliseconds out of range (0 to year 9999).")
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if not isinstance(value, str):
+        raise ValidationError("Must be an RFC 3339 string or epoch milliseconds.")
+    try:
+        moment = datetime.fromisoformat(value.strip().upper())  # RFC 3339 allows t, z
+    except ValueError:
+        raise ValidationError(
+            "Not an RFC 3339 timestamp (e.g. 2026-12-04T19:37:01.123Z)."
+        ) from None
+    if moment.tzinfo is None:
+        raise ValidationError("RFC 3339 timestamps need an offset, e.g. 'Z' or '+02:00'.")
+    return moment.astimezone(UTC)
+
+
+class Level(fields.Field[str]):
+    """Case-insensitive level; ``warning`` → ``warn``, ``critical`` → ``fatal``."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        if not isinstance(value, str):
+            raise ValidationError("Must be a string.")
+        level = value.strip().lower()
+        level = LEVEL_ALIASES.get(level, level)
+        if level not in LEVELS:
+            raise ValidationError(f"Must be one of: {', '.join(LEVELS)}.")
+        return level
+
+
+class Timestamp(fields.Field[str]):
+    """RFC 3339 string or epoch milliseconds, normalized to RFC 3339 UTC."""
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str:
+        return format_timestamp(parse_timestamp(value))
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("Must not be empty.")
+
+
+def _short_string(**kwargs: Any) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=256), **kwargs)
+
+
+class LogSchema(Schema):
+    """What a client may send for one log."""
+
+    class Meta:
+        ordered = True
+
+    error_messages = {"unknown": UNKNOWN_FIELD_MESSAGE}
+
+    id = fields.String(
+        validate=validate.Regexp(
+            ID_PATTERN, error="Must be 1-128 characters of A-Z a-z 0-9 . _ : -"
+        )
+    )
+    timestamp = Timestamp()
+    level = Level(required=True)
+    service = fields.String(required=True, validate=[validate.Length(max=256), _not_blank])
+    message = fields.String(required=True, validate=_not_blank)
+    environment = _short_string()
+    host = _short_string()
+    trace_id = _short_string()
+    span_id = _short_string()
+    request_id = _short_string()
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=256)))
+    context = fields.Dict(keys=fields.String())
+
+
+class StoredLogSchema(LogSchema):
+    """The canonical log as it travels in the stream (what ``normalize`` returns)."""
+
+    id = fields.String(required=True, validate=validate.Regexp(ID_PATTERN))
+    timestamp = Timestamp(required=True)
+    received_at = Timestamp(required=True)
+
+    @validates_schema
+    def _canonical_level(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("level") not in LEVELS:
+            raise ValidationError("Not a canonical level.", field_name="level")
+
+
+_LOG_SCHEMA = LogSchema()
+_STORED_SCHEMA = StoredLogSchema()
+
+
+def new_log_id() -> str:
+    """Time-ordered, unique, URL-safe (a ULID: 48-bit ms time + 80 random bits)."""
+    return str(ULID())
+
+
+def normalize(
+    payload: object,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    make_id: Callable[[], str] = new_log_id,
+) -> dict[str, Any]:
+    """Validate one client log and return its canonical form.
+
+    Raises ``marshmallow.ValidationError`` whose ``messages`` name each bad field.
+    """
+    if not isinstance(payload, Mapping):
+        raise ValidationError({"_schema": ["A log must be a JSON object."]})
+    log: dict[str, Any] = _LOG_SCHEMA.load(payload)
+    received_at = format_timestamp(now())
+    canonical: dict[str, Any] = {"id": log.pop("id", None) or make_id()}
+    canonical["timestamp"] = log.pop("timestamp", None) or received_at
+    canonical.update(log)
+    canonical["received_at"] = received_at
+    return canonical
+
+
+def load_stored(data: object) -> dict[str, Any]:
+    """Re-check a canonical log read back from the stream."""
+    if not isinstance(data, Mapping):
+        raise ValidationError({"_schema": ["A log must be a JSON object."]})
+    loaded: dict[str, Any] = _STORED_SCHEMA.load(data)
+    return loaded

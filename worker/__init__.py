@@ -1,0 +1,1 @@
+"""The consumer: stream → decode → bulk index → acknowledge."""

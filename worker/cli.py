@@ -1,0 +1,71 @@
+"""``worker`` command: run one consumer of the group until SIGTERM/SIGINT.
+
+First signal: stop reading, finish and acknowledge the in-flight batch, exit 0.
+Second signal: exit at once; whatever was not acknowledged is delivered again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from common.config import Settings, load_settings
+from common.elastic import make_elasticsearch
+from common.logging import configure_logging
+from common.stream import LogStream, make_redis
+from worker.consumer import Consumer
+
+log = logging.getLogger("stealthflow.worker")
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            log.warning("second signal: exiting now; unacknowledged entries will be redelivered")
+            os._exit(1)
+        log.info("signal %s: finishing the current batch, then exiting", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def run_worker(settings: Settings, stop: threading.Event) -> Consumer:
+    consumer = Consumer(
+        LogStream(make_redis(settings), settings), make_elasticsearch(settings), settings
+    )
+    log.info(
+        "worker %s reading %s (group %s) into %s",
+        consumer.name,
+        settings.stream_key,
+        settings.consumer_group,
+        settings.index_alias,
+    )
+    consumer.run(stop)
+    log.info("worker %s stopped after indexing %d logs", consumer.name, consumer.indexed)
+    return consumer
+
+
+@click.command("worker")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Entries per read (LOG_BATCH_SIZE).")
+@click.option("--name", help="Consumer name (WORKER_NAME); unique per process by default.")
+def worker_command(batch_size: int | None, name: str | None) -> None:
+    """Consume the log stream into Elasticsearch until stopped."""
+    settings = load_settings()
+    if batch_size:
+        settings = settings.with_overrides(batch_size=batch_size)
+    if name:
+        settings = settings.with_overrides(consumer_name=name)
+    configure_logging(settings.log_level)
+    stop = threading.Event()
+    install_signal_handlers(stop)
+    run_worker(settings, stop)
+
+
+def main() -> None:
+    worker_command()
