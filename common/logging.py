@@ -30,3 +30,5 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per HTTP request to Elasticsearch is noise at info level.
+    logging.getLogger("elastic_transport").setLevel(max(root.level, logging.WARNING))

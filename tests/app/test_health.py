@@ -1,0 +1,82 @@
+"""/health and /health/detailed against real services, and a real stopped Redis."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+import redis
+
+from app import create_app
+from common.config import Settings
+from tests.helpers import free_port, wait_for
+
+
+def test_health_is_always_200(client):
+    assert client.get("/health").get_json() == {"status": "ok"}
+
+
+def test_detailed_reports_dependencies_and_queue_depths(client, stream):
+    stream.append("one", b"{}")
+    body = client.get("/health/detailed")
+    assert body.status_code == 200
+    data = body.get_json()
+    assert data["status"] == "ok"
+    assert data["redis"]["status"] == "ok" and data["redis"]["latency_ms"] >= 0
+    assert data["elasticsearch"]["status"] == "ok"
+    assert data["elasticsearch"]["cluster_status"] in ("green", "yellow")
+    assert data["stream"] == {"length": 1, "pending": 0}
+    assert data["dlq"] == {"length": 0}
+    assert data["spool"] == {"files": 0, "bytes": 0}
+
+
+def test_detailed_is_503_when_elasticsearch_is_down(settings: Settings):
+    down = settings.with_overrides(elasticsearch_url=f"http://127.0.0.1:{free_port()}")
+    response = create_app(down).test_client().get("/health/detailed")
+    assert response.status_code == 503
+    data = response.get_json()
+    assert data["status"] == "unavailable"
+    assert data["elasticsearch"]["status"] == "unavailable"
+    assert data["redis"]["status"] == "ok"
+
+
+@pytest.fixture
+def own_redis():
+    """A real redis-server of our own, so the test can stop it."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (scripts/services.sh installs it)"
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="sftest-redis-")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    wait_for(lambda: _pings(client), timeout=10)
+    yield process, f"redis://127.0.0.1:{port}/0"
+    process.kill()
+    process.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_detailed_is_503_after_redis_stops(settings: Settings, own_redis):
+    process, url = own_redis
+    client = create_app(settings.with_overrides(redis_url=url)).test_client()
+    assert client.get("/health/detailed").status_code == 200
+    process.terminate()
+    process.wait(timeout=10)
+    response = client.get("/health/detailed")
+    assert response.status_code == 503
+    data = response.get_json()
+    assert data["redis"]["status"] == "unavailable"
+    assert data["elasticsearch"]["status"] == "ok"
+    assert client.get("/health").status_code == 200

@@ -1,0 +1,98 @@
+"""Fixtures for tests on the real services.
+
+Every test gets its own ``Settings``: a unique Redis key prefix in database 15 and
+a unique index prefix, so tests never see each other's data nor that of a
+running ``make run`` (database 0, ``stealthflow_develop_logs``). The services are
+the ones ``scripts/services.sh up`` provides, or those ``REDIS_URL`` /
+``ELASTICSEARCH_URL`` name. If they are not reachable the tests fail, loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from elasticsearch import Elasticsearch
+from flask import Flask
+
+from app import create_app
+from common.config import Settings, load_settings
+from common.elastic import make_elasticsearch
+from common.stream import LogStream, make_redis
+
+TEST_INDEX_PREFIX = "sftest"
+TEST_REDIS_DB = 15
+
+
+def _test_redis_url(url: str) -> str:
+    """The same server, database 15."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{TEST_REDIS_DB}"))
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    settings = load_settings()
+    return settings.with_overrides(
+        redis_url=os.environ.get("TEST_REDIS_URL") or _test_redis_url(settings.redis_url),
+        index_prefix=TEST_INDEX_PREFIX,
+        block_ms=200,
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_client(base_settings: Settings) -> Iterator[redis.Redis]:
+    client = make_redis(base_settings)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(
+            f"Redis at {base_settings.redis_url} is not reachable ({exc}); "
+            "run `scripts/services.sh up` or set REDIS_URL"
+        )
+    yield client
+    for key in client.scan_iter(match="sftest:*", count=1000):
+        client.delete(key)
+
+
+@pytest.fixture(scope="session")
+def es(base_settings: Settings) -> Iterator[Elasticsearch]:
+    client = make_elasticsearch(base_settings)
+    try:
+        client.cluster.health(wait_for_status="yellow", timeout="30s")
+    except Exception as exc:
+        pytest.fail(
+            f"Elasticsearch at {base_settings.elasticsearch_url} is not reachable "
+            f"({exc}); run `scripts/services.sh up` or set ELASTICSEARCH_URL"
+        )
+    yield client
+    client.indices.delete(index=f"{TEST_INDEX_PREFIX}_*", ignore_unavailable=True)
+    client.options(ignore_status=404).indices.delete_index_template(name=f"{TEST_INDEX_PREFIX}_*")
+
+
+@pytest.fixture
+def settings(base_settings: Settings, redis_client: redis.Redis, es: Elasticsearch) -> Settings:
+    """Fresh, isolated names for one test: its own stream, DLQ, group and alias."""
+    run = uuid.uuid4().hex[:10]
+    return base_settings.with_overrides(
+        key_prefix=f"sftest:{run}:",
+        environment=f"t{run}",
+        consumer_name=f"test-worker-{run}",
+        fallback_dir=f"logs/test-fallback-{run}",
+    )
+
+
+@pytest.fixture
+def stream(settings: Settings, redis_client: redis.Redis) -> LogStream:
+    return LogStream(redis_client, settings)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    return application
