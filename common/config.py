@@ -83,6 +83,10 @@ class Settings:
     block_ms: int = 2000
     redis_socket_timeout: float = 2.0
     elasticsearch_timeout: float = 30.0
+    claim_idle_ms: int = 60_000
+    max_deliveries: int = 5
+    housekeeping_interval_s: float = 15.0
+    consumer_idle_ms: int = 3_600_000
     fallback_dir: str = "logs/fallback"
     max_content_length: int = 5 * 1024 * 1024
     log_level: str = "INFO"
@@ -129,6 +133,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         block_ms=_int(env, "LOG_BLOCK_MS", 2000, minimum=1),
         redis_socket_timeout=_float(env, "REDIS_SOCKET_TIMEOUT", 2.0),
         elasticsearch_timeout=_float(env, "ELASTICSEARCH_TIMEOUT", 30.0),
+        claim_idle_ms=_int(env, "CLAIM_IDLE_MS", 60_000, minimum=1),
+        max_deliveries=_int(env, "MAX_DELIVERIES", 5, minimum=1),
+        housekeeping_interval_s=_float(env, "HOUSEKEEPING_INTERVAL", 15.0),
+        consumer_idle_ms=_int(env, "CONSUMER_IDLE_MS", 3_600_000, minimum=1),
         fallback_dir=env.get("FALLBACK_DIR") or "logs/fallback",
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

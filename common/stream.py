@@ -62,6 +62,26 @@ class StreamEntry:
     fields: dict[str, bytes]
 
 
+_AUTOCLAIM_JUSTID = """
+return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
+                  'COUNT', ARGV[5], 'JUSTID')
+"""
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+def _next_id(entry_id: str) -> str:
+    millis, seq = _id_key(entry_id)
+    return f"{millis}-{seq + 1}"
+
+
+def _as_str(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _decode_entries(raw: Any) -> list[StreamEntry]:
     entries: list[StreamEntry] = []
     for _stream, messages in raw or []:
@@ -79,6 +99,8 @@ class LogStream:
         self.key = settings.stream_key
         self.dlq_key = settings.dlq_key
         self.group = settings.consumer_group
+        # redis-py drops XAUTOCLAIM's cursor when JUSTID is given; a script keeps it.
+        self._autoclaim = client.register_script(_AUTOCLAIM_JUSTID)
 
     @_converted
     def append(self, log_id: str, data: bytes) -> str:
@@ -126,30 +148,97 @@ class LogStream:
         return int(self.client.xack(self.key, self.group, *entry_ids))
 
     @_converted
-    def dead_letter(self, records: Sequence[DeadLetter]) -> None:
-        """Append to the DLQ and acknowledge the sources in one transaction.
+    def settle(self, stored: Sequence[str], dead: Sequence[DeadLetter]) -> None:
+        """Acknowledge what was stored and dead-letter the rest, in one transaction.
 
-        Either both happen or neither: an entry is never acknowledged without its
-        dead-letter record, and never dead-lettered twice.
+        An entry is never acknowledged without its dead-letter record, nor
+        dead-lettered twice: the XADDs to the DLQ and the XACKs commit together.
         """
-        if not records:
+        if not stored and not dead:
             return
         pipe = self.client.pipeline(transaction=True)
-        for record in records:
+        for record in dead:
             pipe.xadd(self.dlq_key, record.fields())  # type: ignore[arg-type]
-        pipe.xack(self.key, self.group, *(r.source_entry_id for r in records))
+        acked = [*stored, *(record.source_entry_id for record in dead)]
+        pipe.xack(self.key, self.group, *acked)
         pipe.execute()
 
     @_converted
     def delivery_counts(self, consumer: str, entry_ids: Sequence[str]) -> dict[str, int]:
-        """How many times each pending entry has been delivered (1 = first time)."""
-        counts: dict[str, int] = {}
-        for entry_id in entry_ids:
-            rows = self.client.xpending_range(
-                self.key, self.group, min=entry_id, max=entry_id, count=1, consumername=consumer
+        """How many times each of ``consumer``'s pending entries was delivered (one call)."""
+        if not entry_ids:
+            return {}
+        ordered = sorted(entry_ids, key=_id_key)
+        rows = self.client.xpending_range(
+            self.key,
+            self.group,
+            min=ordered[0],
+            max=ordered[-1],
+            count=max(len(ordered), 1000),
+            consumername=consumer,
+        )
+        found = {_as_str(row["message_id"]): int(row["times_delivered"]) for row in rows}
+        return {entry_id: found.get(entry_id, 1) for entry_id in entry_ids}
+
+    @_converted
+    def claim_idle(self, consumer: str, min_idle_ms: int, limit: int) -> list[str]:
+        """Take over entries other consumers left pending for longer than ``min_idle_ms``.
+
+        Uses XAUTOCLAIM with JUSTID, so claiming does not count as a delivery; the
+        claimed entries become ``consumer``'s pending entries, read with
+        ``read(pending=True)``.
+        """
+        claimed: list[str] = []
+        cursor = "0-0"
+        while len(claimed) < limit:
+            count = min(limit - len(claimed), 1000)
+            reply = self._autoclaim(
+                keys=[self.key], args=[self.group, consumer, min_idle_ms, cursor, count]
             )
-            counts[entry_id] = int(rows[0]["times_delivered"]) if rows else 1
-        return counts
+            cursor = _as_str(reply[0])
+            claimed.extend(_as_str(entry_id) for entry_id in reply[1])
+            if cursor == "0-0":
+                break
+        return claimed
+
+    @_converted
+    def trim_acknowledged(self) -> int:
+        """Delete entries every group has acknowledged; returns how many went.
+
+        The floor is, for each group, its oldest pending entry, or the entry after
+        the last one it was given; nothing at or above the lowest floor is touched,
+        so an entry no group has acknowledged is never trimmed.
+        """
+        try:
+            groups = self.client.xinfo_groups(self.key)
+        except redis_errors.ResponseError:  # no such stream yet
+            return 0
+        if not groups:
+            return 0
+        floors = []
+        for group in groups:
+            if int(group["pending"]) > 0:
+                summary = self.client.xpending(self.key, group["name"])
+                floors.append(_as_str(summary["min"]))
+            else:
+                floors.append(_next_id(_as_str(group["last-delivered-id"])))
+        floor = min(floors, key=_id_key)
+        return int(self.client.xtrim(self.key, minid=floor, approximate=False))
+
+    @_converted
+    def forget_idle_consumers(self, keep: str, idle_ms: int) -> list[str]:
+        """Remove consumers with nothing pending that have been idle over ``idle_ms``.
+
+        A consumer with pending entries is kept (deleting it would drop them from
+        the pending list); its entries are claimed by live workers first.
+        """
+        removed = []
+        for consumer in self.client.xinfo_consumers(self.key, self.group):
+            name = _as_str(consumer["name"])
+            if name != keep and int(consumer["pending"]) == 0 and consumer["idle"] > idle_ms:
+                self.client.xgroup_delconsumer(self.key, self.group, name)
+                removed.append(name)
+        return removed
 
     @_converted
     def length(self) -> int:

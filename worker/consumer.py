@@ -1,16 +1,17 @@
-"""The worker loop: read → index → acknowledge / dead-letter, until asked to stop.
+"""The worker loop: read → index → settle (acknowledge / dead-letter), until stopped.
 
-An entry is acknowledged only after Elasticsearch has stored it (or it has been
-written to the dead-letter stream in the same Redis transaction). On a transient
-failure nothing more is acknowledged: the entries stay pending for this consumer
-and are read again from its pending list after a backoff.
+An entry is acknowledged only after Elasticsearch has stored it, or together with
+its dead-letter record in one Redis transaction. On a transient failure nothing
+more is acknowledged: the entries stay pending for this consumer and are read
+again from its pending list after a backoff. An entry delivered more than
+``MAX_DELIVERIES`` times is dead-lettered as poison instead of looping forever.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
@@ -20,8 +21,9 @@ from common.dlq import DeadLetter
 from common.elastic import install_index_template
 from common.errors import TransientError
 from common.schema import format_timestamp
-from common.stream import LogStream
+from common.stream import LogStream, StreamEntry
 from worker.backoff import Backoff
+from worker.housekeeping import Housekeeping
 from worker.sink import BatchResult, Rejected, index_batch
 
 log = logging.getLogger("stealthflow.worker")
@@ -29,6 +31,10 @@ log = logging.getLogger("stealthflow.worker")
 
 def utc_now() -> str:
     return format_timestamp(datetime.now(UTC))
+
+
+class RetryLater(TransientError):
+    """Some entries of the batch must be sent again after a backoff."""
 
 
 class Consumer:
@@ -42,6 +48,7 @@ class Consumer:
         self.stream, self.es, self.settings, self.now = stream, es, settings, now
         self.name = settings.consumer_name
         self.backoff = Backoff()
+        self.housekeeping = Housekeeping(stream, settings)
         self.replay_pending = True  # first look at anything already delivered to us
         self.indexed = 0
 
@@ -50,6 +57,9 @@ class Consumer:
         self._until_ready(stop)
         while not stop.is_set():
             try:
+                chores = self.housekeeping.run_if_due()
+                if chores and chores.claimed:
+                    self.replay_pending = True
                 self.run_once()
                 self.backoff.reset()
             except TransientError as exc:
@@ -60,40 +70,64 @@ class Consumer:
 
     def run_once(self) -> BatchResult:
         """One read → index → settle cycle; returns what became of the batch."""
+        replaying = self.replay_pending
         entries = self.stream.read(
-            self.name, self.settings.batch_size, self.settings.block_ms, pending=self.replay_pending
+            self.name, self.settings.batch_size, self.settings.block_ms, pending=replaying
         )
         if not entries:
             self.replay_pending = False
             return BatchResult()
-        result = index_batch(self.es, entries, self.settings.index_alias, self.now)
-        self.stream.ack(result.stored)
-        self.stream.dead_letter(self._dead_letters(result.rejected))
+        deliveries = (
+            self.stream.delivery_counts(self.name, [e.entry_id for e in entries])
+            if replaying
+            else {}
+        )
+        fresh, poison = self._split_poison(entries, deliveries)
+        result = index_batch(self.es, fresh, self.settings.index_alias, self.now)
+        result.rejected.extend(poison)
+        self.stream.settle(result.stored, self._dead_letters(result.rejected, deliveries))
         self.indexed += len(result.stored)
         if result.retry:
-            raise _RetryLater(f"{len(result.retry)} entries rejected as busy by Elasticsearch")
+            raise RetryLater(f"{len(result.retry)} entries refused as busy by Elasticsearch")
         return result
 
-    def _dead_letters(self, rejected: list[Rejected]) -> list[DeadLetter]:
-        if not rejected:
-            return []
+    def _split_poison(
+        self, entries: Sequence[StreamEntry], deliveries: dict[str, int]
+    ) -> tuple[list[StreamEntry], list[Rejected]]:
+        limit = self.settings.max_deliveries
+        fresh, poison = [], []
+        for entry in entries:
+            count = deliveries.get(entry.entry_id, 1)
+            if count > limit:
+                reason = f"delivered {count} times without being stored (limit {limit})"
+                poison.append(Rejected(entry, "poison", reason, 0))
+            else:
+                fresh.append(entry)
+        return fresh, poison
+
+    def _dead_letters(
+        self, rejected: Sequence[Rejected], deliveries: dict[str, int]
+    ) -> list[DeadLetter]:
         now = self.now()
-        counts = self.stream.delivery_counts(self.name, [r.entry.entry_id for r in rejected])
-        return [
-            DeadLetter(
-                source_entry_id=r.entry.entry_id,
-                log_id=(r.entry.fields.get("id") or b"").decode(errors="replace"),
-                data=r.entry.fields.get("data") or b"",
-                error_type=r.error_type,
-                reason=r.reason,
-                status=r.status,
-                worker=self.name,
-                attempts=counts[r.entry.entry_id],
-                first_failed_at=now,
-                last_failed_at=now,
+        letters = []
+        for item in rejected:
+            fields = item.entry.fields
+            earlier = int(fields.get("attempts", b"0") or 0)  # set when replayed from the DLQ
+            letters.append(
+                DeadLetter(
+                    source_entry_id=item.entry.entry_id,
+                    log_id=fields.get("id", b"").decode(errors="replace"),
+                    data=fields.get("data", b""),
+                    error_type=item.error_type,
+                    reason=item.reason,
+                    status=item.status,
+                    worker=self.name,
+                    attempts=earlier + deliveries.get(item.entry.entry_id, 1),
+                    first_failed_at=fields.get("first_failed_at", b"").decode() or now,
+                    last_failed_at=now,
+                )
             )
-            for r in rejected
-        ]
+        return letters
 
     def _until_ready(self, stop: threading.Event) -> None:
         """Create the group and install the index template, retrying until both work."""
@@ -107,7 +141,3 @@ class Consumer:
                 delay = self.backoff.next_delay()
                 log.warning("dependencies not ready, retrying in %.1fs: %s", delay, exc)
                 stop.wait(delay)
-
-
-class _RetryLater(TransientError):
-    """Some entries of the batch must be sent again after a backoff."""
