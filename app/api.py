@@ -1,6 +1,7 @@
 """``POST /api/v1/logs``: validate, append to the stream, answer 202.
 
-202 means Redis holds the log: the reply is sent only after XADD returned.
+202 means the log is durable: in the stream, or fsync'd to the fallback spool
+(then the reply says ``"spooled": true``). 503 when neither is possible.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ import orjson
 from flask import Blueprint, Response, jsonify, request
 
 from app.errors import error_response
+from app.intake import NotDurable, store
 from app.resources import resources
-from common.errors import RedisUnavailable
 from common.schema import normalize
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -39,14 +40,17 @@ def ingest() -> Response | tuple[Response, int]:
     if isinstance(payload, Response):
         return payload
     canonical = normalize(payload)
+    found = resources()
     try:
-        resources().stream.append(canonical["id"], orjson.dumps(canonical))
-    except RedisUnavailable as exc:
-        log.error("stream unavailable, log refused: %s", exc)
+        spooled = store(canonical, found.stream, found.spool)
+    except NotDurable:
         return error_response(
             503,
             "unavailable",
-            "The log could not be stored durably; retry later.",
+            "The log could not be stored durably; retry later with the same id.",
             headers={"Retry-After": "5"},
         )
-    return jsonify({"id": canonical["id"], "status": "accepted"}), 202
+    body = {"id": canonical["id"], "status": "accepted"}
+    if spooled:
+        body["spooled"] = True
+    return jsonify(body), 202

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -10,6 +9,7 @@ from flask import Blueprint, Response, jsonify
 from app.resources import resources
 from common.elastic import cluster_health
 from common.errors import TransientError
+from common.spool import spool_size
 
 bp = Blueprint("health", __name__)
 
@@ -17,19 +17,6 @@ bp = Blueprint("health", __name__)
 @bp.get("/health")
 def health() -> Response:
     return jsonify({"status": "ok"})
-
-
-def spool_size(directory: str) -> dict[str, int]:
-    files = total = 0
-    try:
-        with os.scandir(directory) as found:
-            for item in found:
-                if item.is_file():
-                    files += 1
-                    total += item.stat().st_size
-    except FileNotFoundError:
-        pass
-    return {"files": files, "bytes": total}
 
 
 def _redis_checks() -> dict[str, Any]:
@@ -58,6 +45,8 @@ def _elasticsearch_check() -> dict[str, Any]:
 def detailed() -> tuple[Response, int]:
     body: dict[str, Any] = _redis_checks()
     body["elasticsearch"] = _elasticsearch_check()
-    body["spool"] = spool_size(resources().settings.fallback_dir)
+    found = resources()
+    # fallback: whether this process is spooling now; files/bytes: waiting for replay
+    body["spool"] = {"fallback": found.spool.active, **spool_size(found.settings.fallback_dir)}
     healthy = body["redis"]["status"] == "ok" and body["elasticsearch"]["status"] == "ok"
     return jsonify({"status": "ok" if healthy else "unavailable", **body}), 200 if healthy else 503

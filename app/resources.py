@@ -17,6 +17,7 @@ from flask import current_app
 
 from common.config import Settings
 from common.elastic import make_elasticsearch
+from common.spool import SpoolWriter
 from common.stream import LogStream, make_redis
 
 
@@ -26,13 +27,15 @@ class Resources:
     _pid: int = -1
     _redis: redis.Redis | None = None
     _es: Elasticsearch | None = None
+    _spool: SpoolWriter | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _check_process(self) -> None:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    self._redis, self._es, self._pid = None, None, os.getpid()
+                    self._redis, self._es, self._spool = None, None, None
+                    self._pid = os.getpid()
 
     @property
     def redis(self) -> redis.Redis:
@@ -47,6 +50,26 @@ class Resources:
         if self._es is None:
             self._es = make_elasticsearch(self.settings)
         return self._es
+
+    @property
+    def spool(self) -> SpoolWriter:
+        self._check_process()
+        if self._spool is None:
+            settings = self.settings
+            self._spool = SpoolWriter(
+                settings.fallback_dir, settings.spool_max_bytes, settings.spool_max_age_s
+            )
+        return self._spool
+
+    def close(self) -> None:
+        """Release the spool file and connections (tests; process exit does it too)."""
+        if self._spool is not None:
+            self._spool.close()
+        if self._redis is not None:
+            self._redis.close()
+        if self._es is not None:
+            self._es.close()
+        self._redis = self._es = self._spool = None
 
     @property
     def stream(self) -> LogStream:

@@ -88,6 +88,8 @@ class Settings:
     housekeeping_interval_s: float = 15.0
     consumer_idle_ms: int = 3_600_000
     fallback_dir: str = "logs/fallback"
+    spool_max_bytes: int = 64 * 1024 * 1024
+    spool_max_age_s: float = 300.0
     max_content_length: int = 5 * 1024 * 1024
     log_level: str = "INFO"
 
@@ -138,6 +140,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         housekeeping_interval_s=_float(env, "HOUSEKEEPING_INTERVAL", 15.0),
         consumer_idle_ms=_int(env, "CONSUMER_IDLE_MS", 3_600_000, minimum=1),
         fallback_dir=env.get("FALLBACK_DIR") or "logs/fallback",
+        spool_max_bytes=_int(env, "SPOOL_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),
+        spool_max_age_s=_float(env, "SPOOL_MAX_AGE", 300.0),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

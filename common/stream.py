@@ -17,6 +17,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import redis
 from redis import exceptions as redis_errors
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from common.config import Settings
 from common.dlq import DeadLetter
@@ -27,12 +29,17 @@ T = TypeVar("T")
 
 
 def make_redis(settings: Settings) -> redis.Redis:
-    """A client with short timeouts, so the API never hangs on a sick Redis."""
+    """A client with short timeouts, so the API never hangs on a sick Redis.
+
+    One immediate retry (a pooled connection may have gone stale across a Redis
+    restart); no more: callers decide what to do next (spool, back off).
+    """
     return redis.Redis.from_url(
         settings.redis_url,
         socket_timeout=settings.redis_socket_timeout,
         socket_connect_timeout=settings.redis_socket_timeout,
         health_check_interval=30,
+        retry=Retry(NoBackoff(), 1),
     )
 
 
@@ -107,6 +114,22 @@ class LogStream:
         """XADD one canonical log; returns the stream entry id once Redis holds it."""
         entry_id = self.client.xadd(self.key, {"id": log_id, "data": data})
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    @_converted
+    def append_many(self, records: Sequence[tuple[str, bytes]]) -> list[str]:
+        """XADD several canonical logs in one round trip (pipelined, in order)."""
+        pipe = self.client.pipeline(transaction=False)
+        for log_id, data in records:
+            pipe.xadd(self.key, {"id": log_id, "data": data})
+        return [_as_str(entry_id) for entry_id in pipe.execute()]
+
+    @_converted
+    def add_dead_letters(self, records: Sequence[DeadLetter]) -> None:
+        """XADD records to the DLQ that have no stream entry to acknowledge."""
+        pipe = self.client.pipeline(transaction=True)
+        for record in records:
+            pipe.xadd(self.dlq_key, record.fields())  # type: ignore[arg-type]
+        pipe.execute()
 
     @_converted
     def ensure_group(self) -> None:

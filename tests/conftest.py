@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -75,14 +76,16 @@ def es(base_settings: Settings) -> Iterator[Elasticsearch]:
 
 
 @pytest.fixture
-def settings(base_settings: Settings, redis_client: redis.Redis, es: Elasticsearch) -> Settings:
+def settings(
+    base_settings: Settings, redis_client: redis.Redis, es: Elasticsearch, tmp_path: Path
+) -> Settings:
     """Fresh, isolated names for one test: its own stream, DLQ, group and alias."""
     run = uuid.uuid4().hex[:10]
     return base_settings.with_overrides(
         key_prefix=f"sftest:{run}:",
         environment=f"t{run}",
         consumer_name=f"test-worker-{run}",
-        fallback_dir=f"logs/test-fallback-{run}",
+        fallback_dir=str(tmp_path / "fallback"),
     )
 
 
@@ -92,7 +95,21 @@ def stream(settings: Settings, redis_client: redis.Redis) -> LogStream:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Flask:
-    application = create_app(settings)
-    application.config["TESTING"] = True
-    return application
+def make_app() -> Iterator[Callable[[Settings], Flask]]:
+    """``create_app`` whose per-process resources are released after the test."""
+    made: list[Flask] = []
+
+    def make(settings: Settings) -> Flask:
+        application = create_app(settings)
+        application.config["TESTING"] = True
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.extensions["stealthflow"].close()
+
+
+@pytest.fixture
+def app(settings: Settings, make_app: Callable[[Settings], Flask]) -> Flask:
+    return make_app(settings)

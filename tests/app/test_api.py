@@ -81,12 +81,41 @@ def test_body_over_the_limit_gets_413(app, client):
     assert response.get_json()["error"]["code"] == "request_entity_too_large"
 
 
-def test_redis_down_means_503_never_a_false_202(settings: Settings):
-    from app import create_app
+def test_redis_down_means_spooled_and_fsynced_before_202(make_app, settings: Settings, tmp_path):
+    from common.spool import spool_files
 
-    down = settings.with_overrides(redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    client = create_app(down).test_client()
+    down = settings.with_overrides(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", fallback_dir=str(tmp_path)
+    )
+    client = make_app(down).test_client()
+    response = client.post("/api/v1/logs", json={**LOG, "id": "spool-me"})
+    assert response.status_code == 202
+    assert response.get_json() == {"id": "spool-me", "status": "accepted", "spooled": True}
+    [path] = spool_files(tmp_path)
+    [line] = path.read_bytes().splitlines()
+    assert orjson.loads(line)["id"] == "spool-me"
+    health = client.get("/health/detailed").get_json()
+    assert health["spool"]["fallback"] is True
+    assert health["spool"]["files"] == 1
+
+
+def test_redis_and_spool_both_failing_means_503_never_a_false_202(make_app, settings: Settings):
+    down = settings.with_overrides(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", fallback_dir="/dev/null/spool"
+    )
+    client = make_app(down).test_client()
     response = client.post("/api/v1/logs", json=LOG)
     assert response.status_code == 503
     assert response.get_json()["error"]["code"] == "unavailable"
     assert response.headers["Retry-After"]
+
+
+def test_spool_file_is_released_once_redis_works_again(app, client, tmp_path, stream):
+    from app.resources import resources
+
+    with app.app_context():
+        spool = resources().spool
+    spool.write(b'{"already": "spooled"}')
+    assert spool.active
+    assert client.post("/api/v1/logs", json=LOG).status_code == 202
+    assert not spool.active

@@ -9,7 +9,6 @@ import tempfile
 import pytest
 import redis
 
-from app import create_app
 from common.config import Settings
 from tests.helpers import free_port, wait_for
 
@@ -29,12 +28,12 @@ def test_detailed_reports_dependencies_and_queue_depths(client, stream):
     assert data["elasticsearch"]["cluster_status"] in ("green", "yellow")
     assert data["stream"] == {"length": 1, "pending": 0}
     assert data["dlq"] == {"length": 0}
-    assert data["spool"] == {"files": 0, "bytes": 0}
+    assert data["spool"] == {"fallback": False, "files": 0, "bytes": 0}
 
 
-def test_detailed_is_503_when_elasticsearch_is_down(settings: Settings):
+def test_detailed_is_503_when_elasticsearch_is_down(make_app, settings: Settings):
     down = settings.with_overrides(elasticsearch_url=f"http://127.0.0.1:{free_port()}")
-    response = create_app(down).test_client().get("/health/detailed")
+    response = make_app(down).test_client().get("/health/detailed")
     assert response.status_code == 503
     data = response.get_json()
     assert data["status"] == "unavailable"
@@ -68,9 +67,9 @@ def _pings(client: redis.Redis) -> bool:
         return False
 
 
-def test_detailed_is_503_after_redis_stops(settings: Settings, own_redis):
+def test_detailed_is_503_after_redis_stops(make_app, settings: Settings, own_redis):
     process, url = own_redis
-    client = create_app(settings.with_overrides(redis_url=url)).test_client()
+    client = make_app(settings.with_overrides(redis_url=url)).test_client()
     assert client.get("/health/detailed").status_code == 200
     process.terminate()
     process.wait(timeout=10)
