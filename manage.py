@@ -1,13 +1,61 @@
-"""Operator commands: ``python manage.py --help``."""
+"""Operator commands: ``python manage.py --help``.
+
+Each command is a thin wrapper over a library function. Exit codes: 0 done,
+1 something was left undone (e.g. a spool file failed), 2 usage error,
+3 Redis or Elasticsearch unavailable.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import click
 
-from common.config import load_settings
+from common.config import Settings, load_settings
+from common.dlq import DeadLetterQueue, Filter, since_to_ms
 from common.elastic import install_index_template, make_elasticsearch
 from common.errors import TransientError
+from common.redis_client import make_redis
+from common.replay import replay_spool
+from common.spool import spool_size
+from common.stream import LogStream
 from worker.cli import worker_command
+
+EXIT_INCOMPLETE = 1
+EXIT_UNAVAILABLE = 3
+
+
+class Unavailable(click.ClickException):
+    exit_code = EXIT_UNAVAILABLE
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def _dlq(settings: Settings) -> DeadLetterQueue:
+    return DeadLetterQueue(make_redis(settings), settings)
+
+
+def _filter(error_type: str | None, since: str | None) -> Filter:
+    try:
+        since_ms = since_to_ms(since) if since else None
+    except ValueError:
+        raise click.BadParameter(
+            "use 30m, 2h, 7d or an RFC 3339 time", param_hint="--since"
+        ) from None
+    return Filter(error_type=error_type, since_ms=since_ms)
+
+
+def _unavailable(call: Callable[[], Any]) -> Any:
+    try:
+        return call()
+    except TransientError as exc:
+        raise Unavailable(str(exc)) from None
 
 
 @click.group()
@@ -21,13 +69,114 @@ cli.add_command(worker_command, "worker")
 @cli.command("init-index")
 def init_index() -> None:
     """Install or update the index template and alias."""
-    settings = load_settings()
-    try:
-        install_index_template(make_elasticsearch(settings), settings)
-    except TransientError as exc:
-        raise click.ClickException(f"Elasticsearch unavailable: {exc}") from None
+    settings = _settings()
+    _unavailable(lambda: install_index_template(make_elasticsearch(settings), settings))
     click.echo(f"index template {settings.template_name} installed for {settings.index_pattern}")
     click.echo(f"daily indices join the alias {settings.index_alias}")
+
+
+@cli.command("replay-fallback")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), help="Default: FALLBACK_DIR.")
+@click.option("--archive", type=click.Path(path_type=Path), help="Move replayed files here.")
+@click.option("--dry-run", is_flag=True, help="Count what would be replayed; change nothing.")
+def replay_fallback(directory: Path | None, archive: Path | None, dry_run: bool) -> None:
+    """Append spooled logs to the stream; remove each file once all of it is in."""
+    settings = _settings()
+    directory = directory or Path(settings.fallback_dir)
+    stream = LogStream(make_redis(settings), settings)
+    total = spool_size(directory)["bytes"]
+    with click.progressbar(length=total, label="replaying spool", file=sys.stderr) as bar:
+        summary = replay_spool(
+            directory, stream, dry_run=dry_run, archive=archive, progress=bar.update
+        )
+    verb = "would append" if dry_run else "appended"
+    click.echo(
+        f"{summary.files} file(s): {verb} {summary.appended} log(s), "
+        f"{summary.dead_lettered} corrupt line(s) {'would go' if dry_run else 'sent'} to the DLQ"
+    )
+    if summary.busy:
+        click.echo(f"skipped {len(summary.busy)} file(s) still being written: {summary.busy}")
+    for name, error in summary.failed.items():
+        click.echo(f"FAILED {name}: {error} (file kept; run again)", err=True)
+    if summary.failed:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+@cli.command("replay-dlq")
+@click.option("--error-type", help="Only entries with this error type.")
+@click.option("--since", help="Only entries dead-lettered since (30m, 2h, 7d, RFC 3339).")
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many entries.")
+@click.option("--dry-run", is_flag=True, help="Count what would be replayed; change nothing.")
+def replay_dlq(error_type: str | None, since: str | None, limit: int | None, dry_run: bool) -> None:
+    """Move dead-lettered logs back to the stream (their ids are kept)."""
+    settings = _settings()
+    dlq = _dlq(settings)
+    where = _filter(error_type, since)
+    total = _unavailable(lambda: sum(1 for _ in dlq.entries(where)))
+    total = min(total, limit) if limit else total
+    with click.progressbar(length=total, label="replaying DLQ", file=sys.stderr) as bar:
+        result = _unavailable(
+            lambda: dlq.replay(where, limit=limit, dry_run=dry_run, progress=bar.update)
+        )
+    if dry_run:
+        click.echo(f"would move {result.matched} entr(y/ies) back to {settings.stream_key}")
+    else:
+        click.echo(f"moved {result.moved} entr(y/ies) back to {settings.stream_key}")
+
+
+@cli.group()
+def dlq() -> None:
+    """Inspect and clean the dead-letter stream."""
+
+
+@dlq.command("list")
+@click.option("--error-type", help="Only entries with this error type.")
+@click.option("--since", help="Only entries dead-lettered since (30m, 2h, 7d, RFC 3339).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def dlq_list(error_type: str | None, since: str | None, as_json: bool) -> None:
+    """Dead-lettered logs grouped by error type, with counts and a sample reason."""
+    settings = _settings()
+    groups = _unavailable(lambda: _dlq(settings).summary(_filter(error_type, since)))
+    if as_json:
+        click.echo(json.dumps({name: vars(group) for name, group in groups.items()}, indent=2))
+        return
+    if not groups:
+        click.echo(f"{settings.dlq_key} is empty")
+        return
+    click.echo(f"{'error type':<32} {'count':>7}  {'newest':<28} sample reason")
+    for name, group in sorted(groups.items(), key=lambda item: -item[1].count):
+        reason = group.sample_reason.replace("\n", " ")[:80]
+        click.echo(f"{name:<32} {group.count:>7}  {group.newest:<28} {reason}")
+
+
+@dlq.command("show")
+@click.argument("entry_id")
+def dlq_show(entry_id: str) -> None:
+    """One DLQ entry in full (JSON)."""
+    settings = _settings()
+    found = _unavailable(lambda: _dlq(settings).show(entry_id))
+    if found is None:
+        raise click.ClickException(f"no entry {entry_id} in {settings.dlq_key}")
+    click.echo(json.dumps(found, indent=2))
+
+
+@dlq.command("purge")
+@click.option("--error-type", help="Only entries with this error type.")
+@click.option("--since", help="Only entries dead-lettered since (30m, 2h, 7d, RFC 3339).")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def dlq_purge(error_type: str | None, since: str | None, yes: bool) -> None:
+    """Delete dead-lettered logs for good."""
+    settings = _settings()
+    queue = _dlq(settings)
+    where = _filter(error_type, since)
+    count = _unavailable(lambda: sum(1 for _ in queue.entries(where)))
+    if count == 0:
+        click.echo("nothing to purge")
+        return
+    if not yes:
+        click.confirm(f"Delete {count} entr(y/ies) from {settings.dlq_key} for good?", abort=True)
+    removed = _unavailable(lambda: queue.purge(where))
+    click.echo(f"purged {removed} entr(y/ies)")
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from flask import current_app
 
 from common.config import Settings
 from common.elastic import make_elasticsearch
+from common.redis_client import make_redis
 from common.spool import SpoolWriter
-from common.stream import LogStream, make_redis
+from common.stream import LogStream
 
 
 @dataclass

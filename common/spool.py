@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -56,6 +57,7 @@ class SpoolWriter:
         self._file: IO[bytes] | None = None
         self._opened_at = 0.0
         self._pid = os.getpid()
+        self._count = 0
         self._lock = threading.Lock()
 
     @property
@@ -93,8 +95,11 @@ class SpoolWriter:
 
     def _open_new(self) -> IO[bytes]:
         self.directory.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        name = f"spool-{stamp}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # Names sort by creation: UTC time to the microsecond, then this writer's count.
+        self._count += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        host = socket.gethostname()
+        name = f"spool-{stamp}-{self._count:06d}-{host}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         temporary = self.directory / f".{name}.tmp"
         handle = open(temporary, "xb")  # noqa: SIM115 - kept open across requests
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)

@@ -23,7 +23,8 @@ from flask import Flask
 from app import create_app
 from common.config import Settings, load_settings
 from common.elastic import make_elasticsearch
-from common.stream import LogStream, make_redis
+from common.redis_client import make_redis
+from common.stream import LogStream
 
 TEST_INDEX_PREFIX = "sftest"
 TEST_REDIS_DB = 15

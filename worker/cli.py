@@ -17,7 +17,8 @@ import click
 from common.config import Settings, load_settings
 from common.elastic import make_elasticsearch
 from common.logging import configure_logging
-from common.stream import LogStream, make_redis
+from common.redis_client import make_redis
+from common.stream import LogStream
 from worker.consumer import Consumer
 
 log = logging.getLogger("stealthflow.worker")
