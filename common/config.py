@@ -81,7 +81,7 @@ class Settings:
     consumer_name: str = field(default_factory=default_consumer_name)
     batch_size: int = 200
     block_ms: int = 2000
-    redis_socket_timeout: float = 2.0
+    redis_socket_timeout: float = 1.0
     elasticsearch_timeout: float = 30.0
     claim_idle_ms: int = 60_000
     max_deliveries: int = 5
@@ -133,7 +133,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         consumer_name=env.get("WORKER_NAME") or default_consumer_name(),
         batch_size=_int(env, "LOG_BATCH_SIZE", 200, minimum=1),
         block_ms=_int(env, "LOG_BLOCK_MS", 2000, minimum=1),
-        redis_socket_timeout=_float(env, "REDIS_SOCKET_TIMEOUT", 2.0),
+        redis_socket_timeout=_float(env, "REDIS_SOCKET_TIMEOUT", 1.0),
         elasticsearch_timeout=_float(env, "ELASTICSEARCH_TIMEOUT", 30.0),
         claim_idle_ms=_int(env, "CLAIM_IDLE_MS", 60_000, minimum=1),
         max_deliveries=_int(env, "MAX_DELIVERIES", 5, minimum=1),

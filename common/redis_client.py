@@ -14,15 +14,17 @@ from common.config import Settings
 from common.errors import RedisUnavailable
 
 
-def make_redis(settings: Settings) -> redis.Redis:
+def make_redis(settings: Settings, blocking_ms: int = 0) -> redis.Redis:
     """A client with short timeouts, so the API never hangs on a sick Redis.
 
-    One immediate retry (a pooled connection may have gone stale across a Redis
-    restart); no more: callers decide what to do next (spool, back off).
+    ``blocking_ms``: the longest BLOCK this client's commands use (the worker's
+    XREADGROUP); the socket timeout is extended by it, or every idle read would
+    time out. One immediate retry (a pooled connection may have gone stale across
+    a Redis restart); no more: callers decide what to do next (spool, back off).
     """
     return redis.Redis.from_url(
         settings.redis_url,
-        socket_timeout=settings.redis_socket_timeout,
+        socket_timeout=settings.redis_socket_timeout + blocking_ms / 1000,
         socket_connect_timeout=settings.redis_socket_timeout,
         health_check_interval=30,
         retry=Retry(NoBackoff(), 1),

@@ -48,7 +48,7 @@ def base_settings() -> Settings:
 
 @pytest.fixture(scope="session")
 def redis_client(base_settings: Settings) -> Iterator[redis.Redis]:
-    client = make_redis(base_settings)
+    client = make_redis(base_settings, blocking_ms=base_settings.block_ms)
     try:
         client.ping()
     except redis.RedisError as exc:

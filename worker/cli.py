@@ -38,7 +38,9 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
 def run_worker(settings: Settings, stop: threading.Event) -> Consumer:
     consumer = Consumer(
-        LogStream(make_redis(settings), settings), make_elasticsearch(settings), settings
+        LogStream(make_redis(settings, blocking_ms=settings.block_ms), settings),
+        make_elasticsearch(settings),
+        settings,
     )
     log.info(
         "worker %s reading %s (group %s) into %s",

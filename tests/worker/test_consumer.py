@@ -144,3 +144,12 @@ def test_batches_are_bounded_by_the_batch_size(stream, es, settings):
         _append(stream)
     small.replay_pending = False
     assert len(small.run_once().stored) == 2
+
+
+def test_an_idle_blocking_read_outlasts_the_socket_timeout(settings):
+    from common.redis_client import make_redis
+
+    slow = settings.with_overrides(redis_socket_timeout=0.2, block_ms=600)
+    stream = LogStream(make_redis(slow, blocking_ms=slow.block_ms), slow)
+    stream.ensure_group()
+    assert stream.read("idle-consumer", 10, slow.block_ms) == []
