@@ -53,6 +53,17 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
 def _index_part(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     if not _INDEX_PART.match(value):
@@ -90,6 +101,7 @@ class Settings:
     fallback_dir: str = "logs/fallback"
     spool_max_bytes: int = 64 * 1024 * 1024
     spool_max_age_s: float = 300.0
+    fallback_auto_replay: bool = True
     max_content_length: int = 5 * 1024 * 1024
     log_level: str = "INFO"
 
@@ -142,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fallback_dir=env.get("FALLBACK_DIR") or "logs/fallback",
         spool_max_bytes=_int(env, "SPOOL_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),
         spool_max_age_s=_float(env, "SPOOL_MAX_AGE", 300.0),
+        fallback_auto_replay=_bool(env, "FALLBACK_AUTO_REPLAY", True),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -50,12 +50,15 @@ class SpoolWriter:
         directory: str | Path,
         max_bytes: int = 64 * 1024 * 1024,
         max_age_s: float = 300.0,
+        idle_close_s: float | None = 5.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.directory = Path(directory)
         self.max_bytes, self.max_age_s, self.clock = max_bytes, max_age_s, clock
+        self.idle_close_s = idle_close_s
         self._file: IO[bytes] | None = None
-        self._opened_at = 0.0
+        self._opened_at = self._last_write = 0.0
+        self._closer: threading.Thread | None = None
         self._pid = os.getpid()
         self._count = 0
         self._lock = threading.Lock()
@@ -72,6 +75,7 @@ class SpoolWriter:
                 handle.write(record + b"\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+                self._last_write = self.clock()
             except OSError as exc:
                 self._close()
                 raise SpoolError(f"spool write failed: {exc}") from None
@@ -91,7 +95,30 @@ class SpoolWriter:
         if self._file is None:
             self._file = self._open_new()
             self._opened_at = self.clock()
+            self._start_idle_closer()
         return self._file
+
+    def _start_idle_closer(self) -> None:
+        """Release the file once nothing was spooled for ``idle_close_s``: when Redis
+        is back but this process gets no request to notice it, replay can still
+        take the file."""
+        if self.idle_close_s is None or (self._closer and self._closer.is_alive()):
+            return
+        self._closer = threading.Thread(target=self._close_when_idle, daemon=True)
+        self._closer.start()
+
+    def _close_when_idle(self) -> None:
+        assert self.idle_close_s is not None
+        while True:
+            time.sleep(self.idle_close_s / 4)
+            with self._lock:
+                if self._file is not None and (
+                    self.clock() - self._last_write >= self.idle_close_s
+                ):
+                    self._close()
+                if self._file is None:
+                    self._closer = None
+                    return
 
     def _open_new(self) -> IO[bytes]:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,15 @@ def test_missing_directory_is_created_and_unwritable_one_raises(tmp_path: Path):
     else:
         raise AssertionError("expected SpoolError")
     assert not writer.active
+
+
+def test_an_idle_file_is_released_for_replay(tmp_path: Path):
+    from tests.helpers import wait_for
+
+    writer = SpoolWriter(tmp_path, idle_close_s=0.2)
+    writer.write(b"{}")
+    assert writer.active
+    wait_for(lambda: not writer.active, timeout=5)
+    [path] = spool_files(tmp_path)
+    with claim(path) as claimed:
+        assert claimed is not None

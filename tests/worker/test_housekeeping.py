@@ -95,3 +95,21 @@ def test_idle_consumers_holding_nothing_are_forgotten(group, settings):
     removed = group.forget_idle_consumers(keep="me", idle_ms=10)
     assert removed == ["holds-none"]
     assert _pending_of(group) == {"holds-one": 1}
+
+
+def test_housekeeping_replays_the_fallback_spool(group, settings):
+    from common.spool import SpoolWriter, spool_files
+
+    log = normalize({"message": "spooled", "level": "info", "service": "s"})
+    writer = SpoolWriter(settings.fallback_dir)
+    writer.write(orjson.dumps(log))
+    chores = Housekeeping(group, settings)
+    assert chores.run().replayed == 0  # still held by its writer
+    writer.close()
+    assert chores.run().replayed == 1
+    assert spool_files(settings.fallback_dir) == []
+    [(_id, fields)] = group.client.xrange(group.key)
+    assert fields[b"id"].decode() == log["id"]
+    off = Housekeeping(group, settings.with_overrides(fallback_auto_replay=False))
+    SpoolWriter(settings.fallback_dir, idle_close_s=None).close()
+    assert off.run().replayed == 0
