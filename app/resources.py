@@ -58,7 +58,10 @@ class Resources:
         if self._spool is None:
             settings = self.settings
             self._spool = SpoolWriter(
-                settings.fallback_dir, settings.spool_max_bytes, settings.spool_max_age_s
+                settings.fallback_dir,
+                settings.spool_max_bytes,
+                settings.spool_max_age_s,
+                settings.spool_idle_close_s,
             )
         return self._spool
 

@@ -101,7 +101,9 @@ class Settings:
     fallback_dir: str = "logs/fallback"
     spool_max_bytes: int = 64 * 1024 * 1024
     spool_max_age_s: float = 300.0
+    spool_idle_close_s: float = 5.0
     fallback_auto_replay: bool = True
+    retry_backoff_max_s: float = 30.0
     max_content_length: int = 5 * 1024 * 1024
     log_level: str = "INFO"
 
@@ -154,7 +156,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fallback_dir=env.get("FALLBACK_DIR") or "logs/fallback",
         spool_max_bytes=_int(env, "SPOOL_MAX_BYTES", 64 * 1024 * 1024, minimum=1024),
         spool_max_age_s=_float(env, "SPOOL_MAX_AGE", 300.0),
+        spool_idle_close_s=_float(env, "SPOOL_IDLE_CLOSE", 5.0),
         fallback_auto_replay=_bool(env, "FALLBACK_AUTO_REPLAY", True),
+        retry_backoff_max_s=_float(env, "RETRY_BACKOFF_MAX", 30.0),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

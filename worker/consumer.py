@@ -47,7 +47,7 @@ class Consumer:
     ) -> None:
         self.stream, self.es, self.settings, self.now = stream, es, settings, now
         self.name = settings.consumer_name
-        self.backoff = Backoff()
+        self.backoff = Backoff(cap=settings.retry_backoff_max_s)
         self.housekeeping = Housekeeping(stream, settings)
         self.replay_pending = True  # first look at anything already delivered to us
         self.indexed = 0
