@@ -50,6 +50,8 @@ class Consumer:
         self.backoff = Backoff(cap=settings.retry_backoff_max_s)
         self.housekeeping = Housekeeping(stream, settings)
         self.replay_pending = True  # first look at anything already delivered to us
+        self.inflight: list[StreamEntry] = []
+        self.deliveries: dict[str, int] = {}
         self.indexed = 0
 
     def run(self, stop: threading.Event) -> None:
@@ -65,31 +67,41 @@ class Consumer:
             except TransientError as exc:
                 delay = self.backoff.next_delay()
                 log.warning("transient failure, retrying in %.1fs: %s", delay, exc)
-                self.replay_pending = True
                 stop.wait(delay)
 
     def run_once(self) -> BatchResult:
-        """One read → index → settle cycle; returns what became of the batch."""
-        replaying = self.replay_pending
-        entries = self.stream.read(
-            self.name, self.settings.batch_size, self.settings.block_ms, pending=replaying
-        )
-        if not entries:
-            self.replay_pending = False
-            return BatchResult()
-        deliveries = (
-            self.stream.delivery_counts(self.name, [e.entry_id for e in entries])
-            if replaying
-            else {}
-        )
-        fresh, poison = self._split_poison(entries, deliveries)
+        """One read → index → settle cycle; returns what became of the batch.
+
+        What must be retried stays in ``inflight`` and is sent again as it is on the
+        next call: a retry is not a new delivery, so transient failures never push
+        an entry towards the poison cut-off.
+        """
+        if not self.inflight:
+            self.inflight, self.deliveries = self._read()
+            if not self.inflight:
+                return BatchResult()
+        fresh, poison = self._split_poison(self.inflight, self.deliveries)
         result = index_batch(self.es, fresh, self.settings.index_alias, self.now)
         result.rejected.extend(poison)
-        self.stream.settle(result.stored, self._dead_letters(result.rejected, deliveries))
+        self.stream.settle(result.stored, self._dead_letters(result.rejected, self.deliveries))
         self.indexed += len(result.stored)
-        if result.retry:
-            raise RetryLater(f"{len(result.retry)} entries refused as busy by Elasticsearch")
+        retry = set(result.retry)
+        self.inflight = [entry for entry in self.inflight if entry.entry_id in retry]
+        if self.inflight:
+            raise RetryLater(f"{len(retry)} entries refused as busy by Elasticsearch")
         return result
+
+    def _read(self) -> tuple[list[StreamEntry], dict[str, int]]:
+        """This consumer's pending entries first (after a start or a claim), with how
+        often each was delivered; then new entries."""
+        settings = self.settings
+        if self.replay_pending:
+            entries = self.stream.read(self.name, settings.batch_size, 0, pending=True)
+            if entries:
+                ids = [entry.entry_id for entry in entries]
+                return entries, self.stream.delivery_counts(self.name, ids)
+            self.replay_pending = False
+        return self.stream.read(self.name, settings.batch_size, settings.block_ms), {}
 
     def _split_poison(
         self, entries: Sequence[StreamEntry], deliveries: dict[str, int]

@@ -7,7 +7,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from common.config import Settings
-from common.elastic import make_elasticsearch
+from common.elastic import install_index_template, make_elasticsearch
 from common.errors import ElasticsearchUnavailable
 from common.schema import normalize
 from common.stream import LogStream
@@ -25,8 +25,6 @@ def _append(stream: LogStream, **fields: object) -> dict:
 def consumer(stream: LogStream, es: Elasticsearch, settings: Settings) -> Consumer:
     worker = Consumer(stream, es, settings)
     stream.ensure_group()
-    from common.elastic import install_index_template
-
     install_index_template(es, settings)
     return worker
 
@@ -126,15 +124,33 @@ def test_elasticsearch_down_leaves_entries_pending_then_they_are_stored(
     consumer.es = make_elasticsearch(
         settings.with_overrides(elasticsearch_url=f"http://127.0.0.1:{free_port()}")
     )
-    consumer.replay_pending = False
-    with pytest.raises(ElasticsearchUnavailable):
-        consumer.run_once()
-    assert stream.pending_count() == 3
+    for _ in range(3):
+        with pytest.raises(ElasticsearchUnavailable):
+            consumer.run_once()
+        assert stream.pending_count() == 3
     consumer.es = es
-    consumer.replay_pending = True  # what run() does after a transient failure
     _drain(consumer)
     assert sorted(hit["_id"] for hit in _search(es, settings)) == sorted(x["id"] for x in logs)
     assert stream.pending_count() == 0
+
+
+def test_retries_after_transient_failures_are_not_counted_as_deliveries(stream, es, settings):
+    """Elasticsearch down for longer than MAX_DELIVERIES retries must not make good
+    logs look like poison."""
+    log = _append(stream)
+    strict = Consumer(stream, es, settings.with_overrides(max_deliveries=1))
+    stream.ensure_group()
+    install_index_template(es, settings)
+    strict.es = make_elasticsearch(
+        settings.with_overrides(elasticsearch_url=f"http://127.0.0.1:{free_port()}")
+    )
+    for _ in range(4):
+        with pytest.raises(ElasticsearchUnavailable):
+            strict.run_once()
+    strict.es = es
+    strict.run_once()
+    assert [hit["_id"] for hit in _search(es, settings)] == [log["id"]]
+    assert stream.dlq_length() == 0
 
 
 def test_batches_are_bounded_by_the_batch_size(stream, es, settings):
@@ -142,7 +158,6 @@ def test_batches_are_bounded_by_the_batch_size(stream, es, settings):
     stream.ensure_group()
     for _ in range(5):
         _append(stream)
-    small.replay_pending = False
     assert len(small.run_once().stored) == 2
 
 
