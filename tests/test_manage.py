@@ -190,3 +190,37 @@ def test_since_filters_by_time_dead_lettered(run, stream):
         "would move 0" in run("replay-dlq", "--since", "2999-01-01T00:00:00Z", "--dry-run").output
     )
     assert run("replay-dlq", "--since", "yesterday").exit_code == 2
+
+
+def test_a_replayed_entry_that_fails_again_returns_with_attempts_plus_one(
+    run, stream, es, settings
+):
+    from common.elastic import install_index_template
+    from worker.consumer import Consumer
+
+    stream.ensure_group()
+    install_index_template(es, settings)
+    stream.add_dead_letters(
+        [
+            DeadLetter(
+                source_entry_id="0-1",
+                log_id="still-bad",
+                data=b"{not json",
+                error_type="invalid_entry",
+                reason="not JSON",
+                status=0,
+                worker="w",
+                attempts=2,
+                first_failed_at="2026-12-01T00:00:00.000000Z",
+                last_failed_at="2026-12-01T00:00:00.000000Z",
+            )
+        ]
+    )
+    assert "moved 1" in run("replay-dlq").output
+    Consumer(stream, es, settings).run_once()
+    [(_id, record)] = stream.client.xrange(stream.dlq_key)
+    assert record[b"id"] == b"still-bad"
+    assert record[b"attempts"] == b"3"
+    assert record[b"first_failed_at"] == b"2026-12-01T00:00:00.000000Z"
+    assert record[b"last_failed_at"] != record[b"first_failed_at"]
+    assert stream.pending_count() == 0
