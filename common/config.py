@@ -64,6 +64,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
 
+def _api_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``API_KEYS`` (comma-separated) and/or ``API_KEYS_FILE`` (one key a line, # comments)."""
+    keys = [k.strip() for k in env.get("API_KEYS", "").split(",")]
+    path = env.get("API_KEYS_FILE")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                keys += [line.split("#", 1)[0].strip() for line in handle]
+        except OSError as exc:
+            raise ConfigError(f"API_KEYS_FILE cannot be read: {exc}") from None
+    return tuple(dict.fromkeys(k for k in keys if k))
+
+
 def _index_part(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     if not _INDEX_PART.match(value):
@@ -105,6 +118,17 @@ class Settings:
     fallback_auto_replay: bool = True
     retry_backoff_max_s: float = 30.0
     max_content_length: int = 5 * 1024 * 1024
+    max_decompressed_length: int = 20 * 1024 * 1024
+    max_batch: int = 1000
+    max_message_length: int = 32 * 1024
+    max_context_bytes: int = 64 * 1024
+    max_context_depth: int = 10
+    max_tags: int = 50
+    stream_high_water: int = 1_000_000
+    retry_after_s: int = 5
+    api_keys: tuple[str, ...] = ()
+    rate_limit: str = ""
+    health_detailed_requires_key: bool = False
     log_level: str = "INFO"
 
     @property
@@ -160,5 +184,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         fallback_auto_replay=_bool(env, "FALLBACK_AUTO_REPLAY", True),
         retry_backoff_max_s=_float(env, "RETRY_BACKOFF_MAX", 30.0),
         max_content_length=_int(env, "MAX_CONTENT_LENGTH", 5 * 1024 * 1024, minimum=1024),
+        max_decompressed_length=_int(env, "MAX_DECOMPRESSED_LENGTH", 20 * 1024 * 1024, 1024),
+        max_batch=_int(env, "LOG_MAX_BATCH", 1000, minimum=1),
+        max_message_length=_int(env, "LOG_MAX_MESSAGE_LENGTH", 32 * 1024, minimum=1),
+        max_context_bytes=_int(env, "LOG_MAX_CONTEXT_BYTES", 64 * 1024, minimum=2),
+        # The context is a flattened field whose depth limit is 20: stay below it.
+        max_context_depth=min(_int(env, "LOG_MAX_CONTEXT_DEPTH", 10, minimum=1), 20),
+        max_tags=_int(env, "LOG_MAX_TAGS", 50, minimum=0),
+        stream_high_water=_int(env, "STREAM_HIGH_WATER", 1_000_000, minimum=1),
+        retry_after_s=_int(env, "RETRY_AFTER", 5, minimum=1),
+        api_keys=_api_keys(env),
+        rate_limit=env.get("RATE_LIMIT", "").strip(),
+        health_detailed_requires_key=_bool(env, "HEALTH_DETAILED_REQUIRES_KEY", False),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )
