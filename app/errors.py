@@ -15,6 +15,7 @@ from flask import Flask, Response, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from app.decoding import Refused
 from common.schema import UNKNOWN_FIELD_MESSAGE
 
 log = logging.getLogger("stealthflow.api")
@@ -62,6 +63,10 @@ def register(app: Flask) -> None:
         return error_response(
             exc.code or 500, _code(exc), exc.description or "Error.", headers=headers
         )
+
+    @app.errorhandler(Refused)
+    def refused(exc: Refused) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.errorhandler(ValidationError)
     def invalid(exc: ValidationError) -> Response:

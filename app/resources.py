@@ -15,6 +15,7 @@ import redis
 from elasticsearch import Elasticsearch
 from flask import current_app
 
+from app.intake import Backpressure
 from common.config import Settings
 from common.elastic import make_elasticsearch
 from common.redis_client import make_redis
@@ -29,6 +30,7 @@ class Resources:
     _redis: redis.Redis | None = None
     _es: Elasticsearch | None = None
     _spool: SpoolWriter | None = None
+    _backpressure: Backpressure | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _check_process(self) -> None:
@@ -36,6 +38,7 @@ class Resources:
             with self._lock:
                 if self._pid != os.getpid():
                     self._redis, self._es, self._spool = None, None, None
+                    self._backpressure = None
                     self._pid = os.getpid()
 
     @property
@@ -64,6 +67,13 @@ class Resources:
                 settings.spool_idle_close_s,
             )
         return self._spool
+
+    @property
+    def backpressure(self) -> Backpressure:
+        self._check_process()
+        if self._backpressure is None:
+            self._backpressure = Backpressure(self.settings.stream_high_water)
+        return self._backpressure
 
     def close(self) -> None:
         """Release the spool file and connections (tests; process exit does it too)."""

@@ -17,6 +17,9 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from ulid import ULID
 
+from common.limits import Limits
+from common.limits import check as check_limits
+
 LEVELS = ("trace", "debug", "info", "warn", "error", "fatal")
 LEVEL_ALIASES = {"warning": "warn", "critical": "fatal"}
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -138,6 +141,7 @@ def normalize(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     make_id: Callable[[], str] = new_log_id,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
     """Validate one client log and return its canonical form.
 
@@ -146,6 +150,10 @@ def normalize(
     if not isinstance(payload, Mapping):
         raise ValidationError({"_schema": ["A log must be a JSON object."]})
     log: dict[str, Any] = _LOG_SCHEMA.load(payload)
+    if limits is not None:
+        exceeded = check_limits(log, limits)
+        if exceeded:
+            raise ValidationError(exceeded)
     received_at = format_timestamp(now())
     canonical: dict[str, Any] = {"id": log.pop("id", None) or make_id()}
     canonical["timestamp"] = log.pop("timestamp", None) or received_at

@@ -69,10 +69,14 @@ class SpoolWriter:
 
     def write(self, record: bytes) -> None:
         """Append one line and fsync it; raises ``SpoolError`` if that is not possible."""
+        self.write_many([record])
+
+    def write_many(self, records: list[bytes]) -> None:
+        """Append lines with one fsync; raises ``SpoolError`` if that is not possible."""
         with self._lock:
             try:
                 handle = self._current()
-                handle.write(record + b"\n")
+                handle.write(b"".join(record + b"\n" for record in records))
                 handle.flush()
                 os.fsync(handle.fileno())
                 self._last_write = self.clock()

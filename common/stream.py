@@ -237,6 +237,21 @@ class LogStream:
         return removed
 
     @_converted
+    def backlog(self) -> int:
+        """Entries the group has yet to finish: its lag (undelivered) plus its pending.
+
+        Falls back to the stream length when Redis cannot tell the lag (or there is
+        no group yet)."""
+        try:
+            groups = self.client.xinfo_groups(self.key)
+        except redis_errors.ResponseError:  # no stream yet
+            return 0
+        for group in groups:
+            if _as_str(group["name"]) == self.group and group.get("lag") is not None:
+                return int(group["lag"]) + int(group["pending"])
+        return int(self.client.xlen(self.key))
+
+    @_converted
     def length(self) -> int:
         return int(self.client.xlen(self.key))
 

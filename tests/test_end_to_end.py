@@ -131,3 +131,27 @@ def test_worker_stops_gracefully_on_sigterm(api, worker, es, settings):
     wait_for(lambda: _get(es, settings.index_alias, body["id"]), timeout=30)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
+
+
+def test_gzipped_ndjson_batch_is_indexed_whole(api, worker, es, settings):
+    import gzip
+
+    logs = [
+        {"id": f"batch-{n}", "message": f"m{n}", "level": "info", "service": "s"} for n in range(50)
+    ]
+    body = gzip.compress(b"\n".join(json.dumps(log).encode() for log in logs))
+    request = urllib.request.Request(
+        f"{api}/api/v1/logs",
+        data=body,
+        headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+        assert json.loads(response.read())["accepted"] == 50
+
+    def all_indexed() -> bool:
+        alias = settings.index_alias
+        es.options(ignore_status=404).indices.refresh(index=alias)
+        return bool(es.options(ignore_status=404).count(index=alias).get("count") == 50)
+
+    wait_for(all_indexed, timeout=30)

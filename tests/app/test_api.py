@@ -63,7 +63,7 @@ def test_malformed_json_gets_400_with_position(client, stream):
         ("post", "/api/v1/logs", {"data": "m=1", "content_type": "text/plain"}, 415, None),
         ("get", "/api/v1/logs", {}, 405, "method_not_allowed"),
         ("get", "/nowhere", {}, 404, "not_found"),
-        ("post", "/api/v1/logs", {"json": [LOG]}, 400, "validation_error"),
+        ("post", "/api/v1/logs", {"json": "a string"}, 400, "validation_error"),
     ],
 )
 def test_every_refusal_has_the_json_error_shape(client, method, path, kwargs, status, code):
