@@ -171,3 +171,24 @@ def test_stored_form_requires_id_and_received_at():
 
 def test_parse_timestamp_returns_aware_utc():
     assert parse_timestamp("2026-12-04T19:00:00+01:00") == datetime(2026, 12, 4, 18, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"level": "WARNING"}, "level"),
+        ({"timestamp": "2026-12-04T19:00:00Z"}, "timestamp"),
+        ({"received_at": 5}, "received_at"),
+        ({"id": "a b"}, "id"),
+        ({"message": ""}, "message"),
+        ({"host": 3}, "host"),
+        ({"tags": ["a", 1]}, "tags"),
+        ({"context": []}, "context"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_stored_form_is_checked_field_by_field(change, field):
+    log = {**_normalize(MINIMAL), **change}
+    with pytest.raises(ValidationError) as caught:
+        load_stored(log)
+    assert field in caught.value.messages
