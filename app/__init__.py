@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import api, auth, errors, health
+from app import api, auth, errors, health, metrics
 from app.resources import Resources
 from common.config import Settings, load_settings
 from common.logging import configure_logging
@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["stealthflow"] = Resources(settings)
     configure_logging(settings.log_level)
     errors.register(app)
+    metrics.register(app)
     auth.register(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

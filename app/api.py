@@ -19,6 +19,7 @@ from app.errors import error_response, validation_message
 from app.intake import NotDurable, store
 from app.resources import Resources, resources
 from common.limits import Limits
+from common.metrics import LOGS_ACCEPTED, LOGS_REJECTED, LOGS_SPOOLED
 from common.schema import normalize
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -60,6 +61,7 @@ def make_durable(logs: list[dict[str, Any]], found: Resources) -> bool | Respons
     """``spooled`` flag, or the 429/503 refusal to send instead."""
     retry_after = {"Retry-After": str(found.settings.retry_after_s)}
     if found.backpressure.over(found.stream):
+        LOGS_REJECTED.labels("backpressure").inc(len(logs))
         return error_response(
             429,
             "backpressure",
@@ -67,14 +69,19 @@ def make_durable(logs: list[dict[str, Any]], found: Resources) -> bool | Respons
             headers=retry_after,
         )
     try:
-        return store(logs, found.stream, found.spool)
+        spooled = store(logs, found.stream, found.spool)
     except NotDurable:
+        LOGS_REJECTED.labels("unavailable").inc(len(logs))
         return error_response(
             503,
             "unavailable",
             "The logs could not be stored durably; retry later with the same ids.",
             headers=retry_after,
         )
+    LOGS_ACCEPTED.inc(len(logs))
+    if spooled:
+        LOGS_SPOOLED.inc(len(logs))
+    return spooled
 
 
 @bp.post("/logs")
@@ -82,6 +89,8 @@ def ingest() -> Response | tuple[Response, int]:
     found = resources()
     parsed = read_logs(found)
     accepted, rejected = validate_all(parsed, Limits.from_settings(found.settings))
+    for item in rejected:
+        LOGS_REJECTED.labels(item["error"]["code"]).inc()
     if not parsed.batch and rejected:
         error = rejected[0]["error"]
         return error_response(400, error["code"], error["message"], error.get("details"))

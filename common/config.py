@@ -129,6 +129,8 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     rate_limit: str = ""
     health_detailed_requires_key: bool = False
+    prometheus_multiproc_dir: str | None = None
+    worker_metrics_port: int = 9102
     log_level: str = "INFO"
 
     @property
@@ -196,5 +198,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_keys=_api_keys(env),
         rate_limit=env.get("RATE_LIMIT", "").strip(),
         health_detailed_requires_key=_bool(env, "HEALTH_DETAILED_REQUIRES_KEY", False),
+        prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+        worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9102, minimum=0),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -31,6 +31,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "INDEX_PREFIX": settings.index_prefix,
         "STEALTHFLOW_ENV": settings.environment,
         "LOG_BLOCK_MS": "200",
+        "WORKER_METRICS_PORT": "0",
     }
 
 

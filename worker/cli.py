@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 
 import click
+from prometheus_client import start_http_server
 
 from common.config import Settings, load_settings
 from common.elastic import make_elasticsearch
@@ -34,6 +35,18 @@ def install_signal_handlers(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+
+
+def serve_metrics(port: int) -> None:
+    """The worker's own /metrics; a taken port costs the metrics, never the worker."""
+    if port <= 0:
+        return
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        log.warning("metrics not served on port %d: %s", port, exc)
+        return
+    log.info("metrics on :%d/metrics", port)
 
 
 def run_worker(settings: Settings, stop: threading.Event) -> Consumer:
@@ -67,6 +80,7 @@ def worker_command(batch_size: int | None, name: str | None) -> None:
     configure_logging(settings.log_level)
     stop = threading.Event()
     install_signal_handlers(stop)
+    serve_metrics(settings.worker_metrics_port)
     run_worker(settings, stop)
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from elasticsearch import Elasticsearch
 
+from common import metrics
 from common.config import Settings
 from common.dlq import DeadLetter
 from common.elastic import install_index_template
@@ -31,6 +32,14 @@ log = logging.getLogger("stealthflow.worker")
 
 def utc_now() -> str:
     return format_timestamp(datetime.now(UTC))
+
+
+def _count(result: BatchResult) -> None:
+    metrics.BATCH_SIZE.observe(len(result.stored) + len(result.rejected) + len(result.retry))
+    metrics.INDEXED.inc(len(result.stored))
+    metrics.RETRIED.inc(len(result.retry))
+    for item in result.rejected:
+        metrics.DEAD_LETTERED.labels(item.error_type).inc()
 
 
 class RetryLater(TransientError):
@@ -85,6 +94,7 @@ class Consumer:
         result.rejected.extend(poison)
         self.stream.settle(result.stored, self._dead_letters(result.rejected, self.deliveries))
         self.indexed += len(result.stored)
+        _count(result)
         retry = set(result.retry)
         self.inflight = [entry for entry in self.inflight if entry.entry_id in retry]
         if self.inflight:

@@ -14,6 +14,7 @@ from elasticsearch import Elasticsearch
 
 from common.elastic import bulk
 from common.errors import InvalidEntry
+from common.metrics import BULK_LATENCY
 from common.stream import StreamEntry
 from worker.batch import Decoded, bulk_body, decode_entry
 from worker.outcome import classify
@@ -57,7 +58,9 @@ def index_batch(
             result.rejected.append(Rejected(entry, "invalid_entry", str(exc), 0))
     if not decoded:
         return result
-    items = bulk(client, bulk_body(decoded, alias, now()))
+    body = bulk_body(decoded, alias, now())
+    with BULK_LATENCY.time():
+        items = bulk(client, body)
     outcome = classify(items, len(decoded))
     result.stored.extend(decoded[i].entry_id for i in outcome.stored)
     result.retry.extend(decoded[i].entry_id for i in outcome.retryable)

@@ -44,6 +44,7 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "STEALTHFLOW_ENV": settings.environment,
         "FALLBACK_DIR": settings.fallback_dir,
         "LOG_BLOCK_MS": "200",
+        "WORKER_METRICS_PORT": "0",
         "LOG_LEVEL": "WARNING",
         **extra,
     }
