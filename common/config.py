@@ -129,6 +129,10 @@ class Settings:
     api_keys: tuple[str, ...] = ()
     rate_limit: str = ""
     health_detailed_requires_key: bool = False
+    health_max_backlog: int = 100_000
+    health_max_dlq_growth: int = 100
+    health_max_error_rate: float = 0.05
+    health_window_s: int = 300
     prometheus_multiproc_dir: str | None = None
     worker_metrics_port: int = 9102
     log_level: str = "INFO"
@@ -198,6 +202,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         api_keys=_api_keys(env),
         rate_limit=env.get("RATE_LIMIT", "").strip(),
         health_detailed_requires_key=_bool(env, "HEALTH_DETAILED_REQUIRES_KEY", False),
+        health_max_backlog=_int(env, "HEALTH_MAX_BACKLOG", 100_000, minimum=1),
+        health_max_dlq_growth=_int(env, "HEALTH_MAX_DLQ_GROWTH", 100, minimum=1),
+        health_max_error_rate=_float(env, "HEALTH_MAX_ERROR_RATE", 0.05),
+        health_window_s=_int(env, "HEALTH_WINDOW", 300, minimum=60),
         prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9102, minimum=0),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),

@@ -42,6 +42,8 @@ class StreamEntry:
     fields: dict[str, bytes]
 
 
+OUTCOME_TTL_S = 2 * 86400
+
 _AUTOCLAIM_JUSTID = """
 return redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4],
                   'COUNT', ARGV[5], 'JUSTID')
@@ -79,6 +81,7 @@ class LogStream:
         self.key = settings.stream_key
         self.dlq_key = settings.dlq_key
         self.group = settings.consumer_group
+        self.stats_prefix = f"{settings.key_prefix}stats:{settings.stream_name}:"
         # redis-py drops XAUTOCLAIM's cursor when JUSTID is given; a script keeps it.
         self._autoclaim = client.register_script(_AUTOCLAIM_JUSTID)
 
@@ -157,7 +160,28 @@ class LogStream:
             pipe.xadd(self.dlq_key, record.fields())  # type: ignore[arg-type]
         acked = [*stored, *(record.source_entry_id for record in dead)]
         pipe.xack(self.key, self.group, *acked)
+        minute = int(time.time() // 60)
+        for kind, count in (("indexed", len(stored)), ("dead", len(dead))):
+            if count:
+                key = self.outcome_key(kind, minute)
+                pipe.incrby(key, count)
+                pipe.expire(key, OUTCOME_TTL_S)
         pipe.execute()
+
+    def outcome_key(self, kind: str, minute: int) -> str:
+        """Per-minute counter of the group's outcomes (``indexed``/``dead``), shared
+        by all workers; health thresholds read the last few minutes of them."""
+        return f"{self.stats_prefix}{kind}:{minute}"
+
+    @_converted
+    def recent_outcomes(self, window_s: int) -> dict[str, int]:
+        """Logs indexed and dead-lettered by every worker in the last ``window_s``."""
+        now = int(time.time() // 60)
+        minutes = range(now - max(1, window_s // 60) + 1, now + 1)
+        keys = [self.outcome_key(kind, m) for kind in ("indexed", "dead") for m in minutes]
+        values = [int(v or 0) for v in self.client.mget(keys)]
+        half = len(values) // 2
+        return {"indexed": sum(values[:half]), "dead_lettered": sum(values[half:])}
 
     @_converted
     def delivery_counts(self, consumer: str, entry_ids: Sequence[str]) -> dict[str, int]:
