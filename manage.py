@@ -7,9 +7,11 @@ Each command is a thin wrapper over a library function. Exit codes: 0 done,
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,9 @@ from common.elastic import install_index_template, make_elasticsearch
 from common.errors import TransientError
 from common.redis_client import make_redis
 from common.replay import replay_spool
+from common.retention import daily_indices, delete_indices, parse_retention, past_retention
 from common.spool import spool_size
+from common.stats import gather
 from common.stream import LogStream
 from worker.cli import worker_command
 
@@ -124,6 +128,55 @@ def replay_dlq(error_type: str | None, since: str | None, limit: int | None, dry
         click.echo(f"moved {result.moved} entr(y/ies) back to {settings.stream_key}")
 
 
+@cli.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def stats(as_json: bool) -> None:
+    """Stream, consumers, backlog, DLQ by error type, spool, index document counts."""
+    settings = _settings()
+    redis_client = make_redis(settings)
+    found = _unavailable(
+        lambda: gather(
+            LogStream(redis_client, settings),
+            DeadLetterQueue(redis_client, settings),
+            make_elasticsearch(settings),
+            settings,
+        )
+    )
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return
+    click.echo(render_stats(found))
+
+
+@cli.command("prune")
+@click.option("--older-than", "older_than", required=True, help="Retention, e.g. 30d, 2w, 12h.")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def prune(older_than: str, dry_run: bool, yes: bool) -> None:
+    """Delete daily indices past retention (never today's)."""
+    try:
+        keep = parse_retention(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    settings = _settings()
+    es = make_elasticsearch(settings)
+    indices = _unavailable(lambda: daily_indices(es, settings))
+    doomed = past_retention(settings.index_alias, list(indices), keep, datetime.now(UTC))
+    if not doomed:
+        click.echo(f"nothing older than {older_than} under {settings.index_alias}")
+        return
+    for name in doomed:
+        click.echo(f"{'would delete' if dry_run else 'delete'} {name} ({indices[name]} docs)")
+    if dry_run:
+        return
+    if not yes:
+        click.confirm(f"Delete {len(doomed)} index(es) for good?", abort=True)
+    with click.progressbar(doomed, label="deleting", file=sys.stderr) as names:
+        for name in names:
+            _unavailable(functools.partial(delete_indices, es, [name]))
+    click.echo(f"deleted {len(doomed)} index(es)")
+
+
 @cli.group()
 def dlq() -> None:
     """Inspect and clean the dead-letter stream."""
@@ -177,6 +230,35 @@ def dlq_purge(error_type: str | None, since: str | None, yes: bool) -> None:
         click.confirm(f"Delete {count} entr(y/ies) from {settings.dlq_key} for good?", abort=True)
     removed = _unavailable(lambda: queue.purge(where))
     click.echo(f"purged {removed} entr(y/ies)")
+
+
+def render_stats(found: dict[str, Any]) -> str:
+    stream, dlq_found, spool = found["stream"], found["dlq"], found["spool"]
+    lines = [
+        f"stream   {stream['key']}: {stream['length']} entries, backlog {stream['backlog']}, "
+        f"pending {stream['pending']} (group {stream['group']})",
+    ]
+    for consumer in stream["consumers"]:
+        lines.append(
+            f"  consumer {consumer['name']}: pending {consumer['pending']}, "
+            f"idle {consumer['idle_ms'] / 1000:.0f}s"
+        )
+    recent = found["recent"]
+    lines.append(
+        f"last {recent['window_s']}s: {recent['indexed']} indexed, "
+        f"{recent['dead_lettered']} dead-lettered"
+    )
+    by_type = ", ".join(f"{k}: {v}" for k, v in dlq_found["by_error_type"].items()) or "-"
+    lines.append(f"dlq      {dlq_found['key']}: {dlq_found['length']} ({by_type})")
+    lines.append(f"spool    {spool['dir']}: {spool['files']} file(s), {spool['bytes']} bytes")
+    indices = found["indices"]
+    if "error" in indices:
+        lines.append(f"indices  {indices['alias']}: unavailable ({indices['error']})")
+    else:
+        total = sum(indices["docs"].values())
+        lines.append(f"indices  {indices['alias']}: {len(indices['docs'])} daily, {total} docs")
+        lines.extend(f"  {name}: {docs}" for name, docs in sorted(indices["docs"].items()))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
