@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from app import api, auth, errors, health, metrics
+from app import api, auth, errors, health, metrics, openapi, otlp, requestlog
 from app.resources import Resources
 from common.config import Settings, load_settings
 from common.logging import configure_logging
@@ -19,8 +19,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["stealthflow"] = Resources(settings)
     configure_logging(settings.log_level)
     errors.register(app)
+    requestlog.register(app)
     metrics.register(app)
     auth.register(app, settings)
     app.register_blueprint(api.bp)
+    app.register_blueprint(otlp.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     return app

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+# The id of the HTTP request being served, if any: every line logged meanwhile has it.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
 class JsonFormatter(logging.Formatter):
@@ -19,6 +23,13 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "process.pid": record.process,
         }
+        current = request_id.get()
+        if current:
+            event["http.request.id"] = current
+        for name in ("event.action", "http.method", "url.path", "http.status", "duration_ms"):
+            value = record.__dict__.get(name)
+            if value is not None:
+                event[name] = value
         if record.exc_info:
             event["error.stack_trace"] = self.formatException(record.exc_info)
         return orjson.dumps(event).decode()
