@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _DATE = {"type": "date"}
@@ -23,7 +23,8 @@ MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
     "properties": {
         "@timestamp": _DATE,
-        "message": {"type": "text"},
+        # A keyword sub-field so Kibana can rank the most frequent messages.
+        "message": {"type": "text", "fields": {"keyword": _KEYWORD}},
         "log": {"properties": {"level": _KEYWORD}},
         "service": {"properties": {"name": _KEYWORD, "environment": _KEYWORD}},
         "host": {"properties": {"name": _KEYWORD}},
