@@ -203,18 +203,19 @@ def _apply_limits(log: dict[str, Any], limits: Limits) -> None:
 # --- Operations ---
 
 
-def _error(description: str, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {JSON: {"schema": "Error"}},
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
     }
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {
-                "description": "Seconds to wait before retrying.",
-                "schema": {"type": "integer", "minimum": 1},
-            }
-        }
+}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}}}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {JSON: {"schema": "Error"}}}
+    if headers:
+        response["headers"] = headers
     return response
 
 
@@ -275,8 +276,8 @@ def _ingest(settings: Settings) -> dict[str, Any]:
                 f"{settings.max_batch} logs."
             ),
             "415": _error("Media type or Content-Encoding not supported."),
-            "429": _error("The pipeline is behind, or the rate limit is spent.", True),
-            "503": _error("The logs could not be stored durably.", True),
+            "429": _error("The pipeline is behind, or the rate limit is spent.", RETRY_AFTER),
+            "503": _error("The logs could not be stored durably.", RETRY_AFTER),
         },
     }
 
@@ -287,7 +288,6 @@ def _paths(settings: Settings) -> dict[str, dict[str, Any]]:
         "/health": {
             "get": {
                 "summary": "Is the process serving?",
-                "security": [],
                 "responses": {"200": _reply("Serving.", "Health")},
             }
         },
@@ -339,14 +339,11 @@ def _add_auth(spec: APISpec, paths: dict[str, dict[str, Any]], settings: Setting
             responses = operation["responses"]
             if needs_key:
                 operation["security"] = [{"bearer": []}, {"apiKey": []}]
-                responses["401"] = _error("No API key, or not a valid one.")
-                responses["401"]["headers"] = {
-                    "WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}}
-                }
+                responses["401"] = _error("No API key, or not a valid one.", WWW_AUTHENTICATE)
             elif settings.api_keys:
                 operation["security"] = []
             if limited and "429" not in responses:
-                responses["429"] = _error("The rate limit is spent.", True)
+                responses["429"] = _error("The rate limit is spent.", RETRY_AFTER)
 
 
 def build_document(settings: Settings) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -27,21 +27,35 @@ EPOCH_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 UNKNOWN_FIELD_MESSAGE = "Unknown field. Put application-specific fields under 'context'."
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ID_ERROR = "Must be 1-128 characters of A-Z a-z 0-9 . _ : -"
+
+
 def format_timestamp(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds, e.g. ``2026-12-04T19:37:01.123456Z``."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 in UTC with microseconds, e.g. ``2026-12-04T19:37:01.123456Z``
+    (the year always has four digits)."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _whole_id(value: str) -> None:
+    """``ID_PATTERN`` ends in ``$`` (JSON Schema reuses it), which would let a final
+    newline through; the id must match as a whole."""
+    if not ID_PATTERN.fullmatch(value):
+        raise ValidationError(_ID_ERROR)
 
 
 def parse_timestamp(value: object) -> datetime:
     """RFC 3339 text (with an offset) or epoch milliseconds → aware UTC datetime."""
     if isinstance(value, bool):
         raise ValidationError("Must be an RFC 3339 string or epoch milliseconds.")
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        if len(value) > len(str(EPOCH_MS_MAX)):
+            raise ValidationError("Epoch milliseconds out of range (0 to year 9999).")
         value = int(value)
     if isinstance(value, int | float):
         if not 0 <= value <= EPOCH_MS_MAX:
             raise ValidationError("Epoch milliseconds out of range (0 to year 9999).")
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return EPOCH + timedelta(milliseconds=value)  # exact, unlike value / 1000
     if not isinstance(value, str):
         raise ValidationError("Must be an RFC 3339 string or epoch milliseconds.")
     try:
@@ -52,7 +66,10 @@ def parse_timestamp(value: object) -> datetime:
         ) from None
     if moment.tzinfo is None:
         raise ValidationError("RFC 3339 timestamps need an offset, e.g. 'Z' or '+02:00'.")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("Timestamp out of range once converted to UTC.") from None
 
 
 class Level(fields.Field[str]):
@@ -96,11 +113,7 @@ class LogSchema(Schema):
 
     error_messages = {"unknown": UNKNOWN_FIELD_MESSAGE}
 
-    id = fields.String(
-        validate=validate.Regexp(
-            ID_PATTERN, error="Must be 1-128 characters of A-Z a-z 0-9 . _ : -"
-        )
-    )
+    id = fields.String(validate=[validate.Regexp(ID_PATTERN, error=_ID_ERROR), _whole_id])
     timestamp = Timestamp()
     level = Level(required=True)
     service = fields.String(required=True, validate=[validate.Length(max=256), _not_blank])
@@ -162,7 +175,7 @@ def _stored_errors(data: Mapping[str, Any]) -> dict[str, list[str]]:
     for name in _OPTIONAL:
         if name in data and not isinstance(data[name], str):
             errors[name] = ["Not a string."]
-    if "id" not in errors and not ID_PATTERN.match(data["id"]):
+    if "id" not in errors and not ID_PATTERN.fullmatch(data["id"]):
         errors["id"] = ["Not a valid id."]
     for name in ("timestamp", "received_at"):
         if name not in errors and not _CANONICAL_TIME.match(data[name]):
