@@ -282,9 +282,68 @@ def _ingest(settings: Settings) -> dict[str, Any]:
     }
 
 
+def _otlp(settings: Settings) -> dict[str, Any]:
+    export_response = {
+        "type": "object",
+        "properties": {
+            "partialSuccess": {
+                "type": "object",
+                "properties": {
+                    "rejectedLogRecords": {"type": "integer", "minimum": 0},
+                    "errorMessage": {"type": "string"},
+                },
+                "required": ["rejectedLogRecords", "errorMessage"],
+            }
+        },
+        "additionalProperties": False,
+    }
+    return {
+        "summary": "OTLP/HTTP logs export (JSON encoding)",
+        "description": (
+            "An ExportLogsServiceRequest (resourceLogs → scopeLogs → logRecords) mapped onto "
+            "the log contract. Point an OpenTelemetry exporter here with the http/json "
+            "protocol. 200 with `{}`, or with `partialSuccess` when some records were refused."
+        ),
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"resourceLogs": {"type": "array", "items": {}}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Exported; refused records are counted in partialSuccess.",
+                "content": {JSON: {"schema": export_response}},
+            },
+            "400": _error("Not JSON, or not an ExportLogsServiceRequest."),
+            "413": _error(f"More than {settings.max_batch} records, or a body too large."),
+            "415": _error("Not application/json (protobuf is not accepted here)."),
+            "429": _error("The pipeline is behind, or the rate limit is spent.", RETRY_AFTER),
+            "503": _error("The logs could not be stored durably.", RETRY_AFTER),
+        },
+    }
+
+
 def _paths(settings: Settings) -> dict[str, dict[str, Any]]:
     return {
         "/api/v1/logs": {"post": _ingest(settings)},
+        "/v1/logs": {"post": _otlp(settings)},
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (all gunicorn processes, and the queue)",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/health": {
             "get": {
                 "summary": "Is the process serving?",

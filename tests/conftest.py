@@ -27,6 +27,9 @@ from common.redis_client import make_redis
 from common.stream import LogStream
 
 TEST_INDEX_PREFIX = "sftest"
+# One id per pytest session: a session cleans up only its own keys and indices, so
+# concurrent sessions (several developers, a helper's run) never wipe each other's.
+SESSION = uuid.uuid4().hex[:6]
 TEST_REDIS_DB = 15
 
 
@@ -57,7 +60,7 @@ def redis_client(base_settings: Settings) -> Iterator[redis.Redis]:
             "run `scripts/services.sh up` or set REDIS_URL"
         )
     yield client
-    for key in client.scan_iter(match="sftest:*", count=1000):
+    for key in client.scan_iter(match=f"sftest:{SESSION}:*", count=1000):
         client.delete(key)
 
 
@@ -72,8 +75,9 @@ def es(base_settings: Settings) -> Iterator[Elasticsearch]:
             f"({exc}); run `scripts/services.sh up` or set ELASTICSEARCH_URL"
         )
     yield client
-    client.indices.delete(index=f"{TEST_INDEX_PREFIX}_*", ignore_unavailable=True)
-    client.options(ignore_status=404).indices.delete_index_template(name=f"{TEST_INDEX_PREFIX}_*")
+    own = f"{TEST_INDEX_PREFIX}_s{SESSION}*"
+    client.indices.delete(index=own, ignore_unavailable=True)
+    client.options(ignore_status=404).indices.delete_index_template(name=own)
 
 
 @pytest.fixture
@@ -83,8 +87,8 @@ def settings(
     """Fresh, isolated names for one test: its own stream, DLQ, group and alias."""
     run = uuid.uuid4().hex[:10]
     return base_settings.with_overrides(
-        key_prefix=f"sftest:{run}:",
-        environment=f"t{run}",
+        key_prefix=f"sftest:{SESSION}:{run}:",
+        environment=f"s{SESSION}t{run}",
         consumer_name=f"test-worker-{run}",
         fallback_dir=str(tmp_path / "fallback"),
     )

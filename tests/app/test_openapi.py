@@ -48,6 +48,8 @@ def test_every_documented_operation_is_a_route(app: Flask, document):
     documented = {(path, m.upper()) for path, ops in document["paths"].items() for m in ops}
     assert documented == {
         ("/api/v1/logs", "POST"),
+        ("/v1/logs", "POST"),
+        ("/metrics", "GET"),
         ("/health", "GET"),
         ("/health/detailed", "GET"),
         ("/api/v1/openapi.json", "GET"),
