@@ -2,6 +2,7 @@
 #
 #   make run              .venv, Redis + Elasticsearch, API (gunicorn) and one worker
 #   make test             .venv, services up, ruff, ruff format --check, mypy, pytest
+#   make bench            throughput/latency/memory benchmark, writes BENCHMARKS.md (BENCH_ARGS="--logs 20000 ...")
 #   make lint             ruff, ruff format --check, mypy
 #   make format           ruff format + ruff check --fix
 #   make services-up / services-down / services-status
@@ -20,7 +21,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements.stamp
 TYPED := app worker common
 
-.PHONY: help venv run test lint format services-up services-down services-status clean distclean
+.PHONY: help venv run test bench lint format services-up services-down services-status clean distclean
 
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
@@ -41,6 +42,9 @@ run: $(STAMP)
 
 test: $(STAMP) services-up lint
 	$(BIN)/pytest
+
+bench: $(STAMP) services-up
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
