@@ -33,20 +33,19 @@ class Limits:
 
 
 def depth(value: Any) -> int:
-    """Nesting depth of objects and arrays (a scalar is 0, ``{"a": 1}`` is 1)."""
+    """Nesting depth of objects and arrays (a scalar is 0, ``{"a": 1}`` is 1).
+
+    Iterative (no recursion limit to hit) and only containers are visited, so a
+    flat context costs one pass over its values."""
+    if not isinstance(value, dict | list):
+        return 0
     deepest = 0
-    stack = [(value, 0)]
+    stack = [(value, 1)]
     while stack:
         node, level = stack.pop()
-        if isinstance(node, dict):
-            children: list[Any] = list(node.values())
-        elif isinstance(node, list):
-            children = node
-        else:
-            deepest = max(deepest, level)
-            continue
-        deepest = max(deepest, level + 1)
-        stack.extend((child, level + 1) for child in children)
+        deepest = max(deepest, level)
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
     return deepest
 
 

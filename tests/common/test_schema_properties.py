@@ -298,3 +298,29 @@ def test_years_before_1000_are_canonical():
 
 def test_epoch_milliseconds_after_2242_keep_the_instant():
     assert _timestamp(EPOCH_MS_MAX) == "9999-12-31T23:59:59.999000Z"
+
+
+# --- The fast path of normalize() and the schema agree ---
+
+
+@run_with(PROPERTY, max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(near_logs | valid_logs)
+def test_fast_path_agrees_with_the_schema(payload):
+    from common.schema import _fast_load
+
+    fast = _fast_load(payload)
+    try:
+        expected = LogSchema().load(payload)
+    except ValidationError:
+        assert fast is None
+        return
+    assert fast is None or fast == expected
+
+
+@run_with(PROPERTY)
+@given(valid_logs)
+def test_fast_path_takes_ordinary_valid_logs(payload):
+    from common.schema import _fast_load
+
+    assume(all(not isinstance(payload.get(k), tuple) for k in ("tags",)))
+    assert _fast_load(payload) == LogSchema().load(payload)
