@@ -104,6 +104,7 @@ class Settings:
     consumer_group: str = DEFAULT_CONSUMER_GROUP
     consumer_name: str = field(default_factory=default_consumer_name)
     batch_size: int = 200
+    worker_threads: int = 2
     block_ms: int = 2000
     redis_socket_timeout: float = 1.0
     elasticsearch_timeout: float = 30.0
@@ -176,6 +177,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         consumer_group=env.get("CONSUMER_GROUP") or DEFAULT_CONSUMER_GROUP,
         consumer_name=env.get("WORKER_NAME") or default_consumer_name(),
         batch_size=_int(env, "LOG_BATCH_SIZE", 200, minimum=1),
+        worker_threads=_int(env, "WORKER_THREADS", 2, minimum=1),
         block_ms=_int(env, "LOG_BLOCK_MS", 2000, minimum=1),
         redis_socket_timeout=_float(env, "REDIS_SOCKET_TIMEOUT", 1.0),
         elasticsearch_timeout=_float(env, "ELASTICSEARCH_TIMEOUT", 30.0),

@@ -49,22 +49,43 @@ def serve_metrics(port: int) -> None:
     log.info("metrics on :%d/metrics", port)
 
 
-def run_worker(settings: Settings, stop: threading.Event) -> Consumer:
-    consumer = Consumer(
-        LogStream(make_redis(settings, blocking_ms=settings.block_ms), settings),
-        make_elasticsearch(settings),
-        settings,
-    )
+def run_worker(settings: Settings, stop: threading.Event) -> list[Consumer]:
+    """``WORKER_THREADS`` consumers of the group in this process, sharing its clients.
+
+    Each is the same simple loop under its own consumer name; while one waits for
+    Elasticsearch to answer a bulk request, another reads and prepares the next
+    batch, so Elasticsearch is never idle waiting for this worker. Only the first
+    does the housekeeping. The calling (main) thread runs the first, so signals
+    reach it; the others stop on the same ``stop``.
+    """
+    stream = LogStream(make_redis(settings, blocking_ms=settings.block_ms), settings)
+    es = make_elasticsearch(settings)
+    names = [settings.consumer_name]
+    names += [f"{settings.consumer_name}-{n}" for n in range(1, settings.worker_threads)]
+    consumers = [
+        Consumer(stream, es, settings.with_overrides(consumer_name=name), housekeeping=n == 0)
+        for n, name in enumerate(names)
+    ]
     log.info(
-        "worker %s reading %s (group %s) into %s",
-        consumer.name,
+        "worker %s (%d consumer threads) reading %s (group %s) into %s",
+        settings.consumer_name,
+        len(consumers),
         settings.stream_key,
         settings.consumer_group,
         settings.index_alias,
     )
-    consumer.run(stop)
-    log.info("worker %s stopped after indexing %d logs", consumer.name, consumer.indexed)
-    return consumer
+    others = [
+        threading.Thread(target=consumer.run, args=(stop,), name=consumer.name, daemon=True)
+        for consumer in consumers[1:]
+    ]
+    for thread in others:
+        thread.start()
+    consumers[0].run(stop)
+    for thread in others:
+        thread.join()
+    indexed = sum(consumer.indexed for consumer in consumers)
+    log.info("worker %s stopped after indexing %d logs", settings.consumer_name, indexed)
+    return consumers
 
 
 @click.command("worker")

@@ -53,11 +53,12 @@ class Consumer:
         es: Elasticsearch,
         settings: Settings,
         now: Callable[[], str] = utc_now,
+        housekeeping: bool = True,
     ) -> None:
         self.stream, self.es, self.settings, self.now = stream, es, settings, now
         self.name = settings.consumer_name
         self.backoff = Backoff(cap=settings.retry_backoff_max_s)
-        self.housekeeping = Housekeeping(stream, settings)
+        self.housekeeping = Housekeeping(stream, settings) if housekeeping else None
         self.replay_pending = True  # first look at anything already delivered to us
         self.inflight: list[StreamEntry] = []
         self.deliveries: dict[str, int] = {}
@@ -68,7 +69,7 @@ class Consumer:
         self._until_ready(stop)
         while not stop.is_set():
             try:
-                chores = self.housekeeping.run_if_due()
+                chores = self.housekeeping.run_if_due() if self.housekeeping else None
                 if chores and chores.claimed:
                     self.replay_pending = True
                 self.run_once()

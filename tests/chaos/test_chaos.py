@@ -187,4 +187,4 @@ def test_two_workers_share_the_stream(processes: Processes, chaos_settings, es):
     _record("two workers", ledger, verdict)
     _assert_exactly_once(ledger, verdict, ledger.accepted)
     consumers = client.xinfo_consumers(chaos_settings.stream_key, chaos_settings.consumer_group)
-    assert len(consumers) == 2
+    assert len(consumers) == 4  # two processes, WORKER_THREADS=2 consumers each
