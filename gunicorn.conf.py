@@ -10,6 +10,9 @@ import tempfile
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '3100')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# sync, not gthread: measured (BENCHMARKS.md, "Trial: gunicorn gthread") gthread's
+# keep-alive did not pay for its GIL contention: API alone 0.52 → 0.39, single-log
+# 0.77 → 0.56 of their references.
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 30  # in-flight requests finish on SIGTERM
