@@ -19,7 +19,12 @@ import click
 
 from common.config import Settings, load_settings
 from common.dlq import DeadLetterQueue, Filter, since_to_ms
-from common.elastic import install_index_template, make_elasticsearch
+from common.elastic import (
+    attach_lifecycle,
+    has_lifecycle_management,
+    install_index_template,
+    make_elasticsearch,
+)
 from common.errors import TransientError
 from common.redis_client import make_redis
 from common.replay import replay_spool
@@ -71,10 +76,25 @@ cli.add_command(worker_command, "worker")
 
 
 @cli.command("init-index")
-def init_index() -> None:
+@click.option(
+    "--ilm-delete-after",
+    help="Where the cluster has ILM: attach a lifecycle policy deleting indices this long "
+    "after creation (e.g. 30d), instead of running prune.",
+)
+def init_index(ilm_delete_after: str | None) -> None:
     """Install or update the index template and alias."""
     settings = _settings()
-    _unavailable(lambda: install_index_template(make_elasticsearch(settings), settings))
+    es = make_elasticsearch(settings)
+    if ilm_delete_after:
+        if not _unavailable(lambda: has_lifecycle_management(es)):
+            raise click.ClickException(
+                "this cluster has no index lifecycle management (ILM); schedule "
+                f"`manage.py prune --older-than {ilm_delete_after}` instead"
+            )
+        policy = _unavailable(lambda: attach_lifecycle(es, settings, ilm_delete_after))
+        click.echo(f"lifecycle policy {policy}: delete after {ilm_delete_after}")
+    else:
+        _unavailable(lambda: install_index_template(es, settings))
     click.echo(f"index template {settings.template_name} installed for {settings.index_pattern}")
     click.echo(f"daily indices join the alias {settings.index_alias}")
 

@@ -28,7 +28,7 @@ import redis
 from elasticsearch import Elasticsearch
 
 from bench.memory import children_of
-from common.config import Settings
+from common.config import Settings, as_env
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_REDIS_DB = 14
@@ -73,12 +73,7 @@ def phase_settings(base: Settings, run: str, phase: str, fallback_dir: Path) -> 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
     return {
         **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "ELASTICSEARCH_URL": settings.elasticsearch_url,
-        "KEY_PREFIX": settings.key_prefix,
-        "INDEX_PREFIX": settings.index_prefix,
-        "STEALTHFLOW_ENV": settings.environment,
-        "FALLBACK_DIR": settings.fallback_dir,
+        **as_env(settings),
         "LOG_BATCH_SIZE": str(settings.batch_size),
         # No metrics listener: it would bind every interface and collide between workers.
         "WORKER_METRICS_PORT": "0",

@@ -163,6 +163,22 @@ class Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def as_env(settings: Settings) -> dict[str, str]:
+    """The environment under which another process (a worker, gunicorn, the CLI)
+    builds settings naming the same services, keys, indices and spool."""
+    return {
+        "REDIS_URL": settings.redis_url,
+        "ELASTICSEARCH_URL": settings.elasticsearch_url,
+        "KEY_PREFIX": settings.key_prefix,
+        "STREAM_KEY": settings.stream_name,
+        "DLQ_KEY": settings.dlq_name,
+        "CONSUMER_GROUP": settings.consumer_group,
+        "INDEX_PREFIX": settings.index_prefix,
+        "STEALTHFLOW_ENV": settings.environment,
+        "FALLBACK_DIR": settings.fallback_dir,
+    }
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build the settings from ``env`` (default: the process environment)."""
     env = os.environ if env is None else env

@@ -19,7 +19,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from common.config import Settings
 from common.errors import ElasticsearchUnavailable
-from common.index_template import index_template
+from common.index_template import index_template, lifecycle_policy
 
 # Only what the worker needs from a bulk reply: smaller and faster to parse.
 BULK_FILTER_PATH = "errors,items.*.status,items.*.error"
@@ -49,11 +49,39 @@ def elasticsearch_errors_converted() -> Iterator[None]:
         raise ElasticsearchUnavailable(f"{type(exc).__name__}: {exc}") from None
 
 
-def install_index_template(client: Elasticsearch, settings: Settings) -> None:
+def install_index_template(
+    client: Elasticsearch, settings: Settings, lifecycle: str | None = None
+) -> None:
     """Create or update the template (idempotent). Daily indices pick it up at creation."""
-    body = index_template(settings.index_pattern, settings.index_alias)
+    body = index_template(settings.index_pattern, settings.index_alias, lifecycle)
     with elasticsearch_errors_converted():
         client.indices.put_index_template(name=settings.template_name, **body)
+
+
+def has_lifecycle_management(client: Elasticsearch) -> bool:
+    """Whether the cluster has ILM (the default distribution does; minimal ones do not)."""
+    with elasticsearch_errors_converted():
+        try:
+            client.perform_request("GET", "/_ilm/status", headers={"accept": "application/json"})
+        except ApiError as exc:
+            if exc.meta.status in (400, 404, 405):
+                return False
+            raise
+    return True
+
+
+def attach_lifecycle(client: Elasticsearch, settings: Settings, delete_after: str) -> str:
+    """Install the ILM policy and a template that names it; returns the policy name."""
+    name = settings.template_name
+    with elasticsearch_errors_converted():
+        client.perform_request(
+            "PUT",
+            f"/_ilm/policy/{name}",
+            headers={"accept": "application/json", "content-type": "application/json"},
+            body=lifecycle_policy(delete_after),
+        )
+    install_index_template(client, settings, lifecycle=name)
+    return name
 
 
 def bulk(client: Elasticsearch, body: bytes) -> list[dict[str, Any]]:

@@ -39,22 +39,37 @@ MAPPINGS: dict[str, Any] = {
 }
 
 
-def index_template(pattern: str, alias: str) -> dict[str, Any]:
-    """Body for ``PUT _index_template/<name>``."""
+def lifecycle_policy(delete_after: str) -> dict[str, Any]:
+    """Body for ``PUT _ilm/policy/<name>``: keep daily indices, delete them after
+    ``delete_after`` (an Elasticsearch time unit such as ``30d``) from creation."""
+    return {
+        "policy": {
+            "_meta": {"managed_by": "stealthflow"},
+            "phases": {
+                "hot": {"min_age": "0ms", "actions": {}},
+                "delete": {"min_age": delete_after, "actions": {"delete": {}}},
+            },
+        }
+    }
+
+
+def index_template(pattern: str, alias: str, lifecycle: str | None = None) -> dict[str, Any]:
+    """Body for ``PUT _index_template/<name>``; ``lifecycle`` names an ILM policy."""
+    settings: dict[str, Any] = {
+        "number_of_shards": 1,
+        # One replica wherever there is a second node; none on a single node.
+        "auto_expand_replicas": "0-1",
+        "refresh_interval": "1s",
+    }
+    if lifecycle:
+        settings["lifecycle"] = {"name": lifecycle}
     return {
         "index_patterns": [pattern],
         "priority": 200,
         "version": TEMPLATE_VERSION,
         "_meta": {"managed_by": "stealthflow"},
         "template": {
-            "settings": {
-                "index": {
-                    "number_of_shards": 1,
-                    # One replica wherever there is a second node; none on a single node.
-                    "auto_expand_replicas": "0-1",
-                    "refresh_interval": "1s",
-                }
-            },
+            "settings": {"index": settings},
             "mappings": MAPPINGS,
             "aliases": {alias: {}},
         },

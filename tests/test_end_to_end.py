@@ -3,6 +3,7 @@ Elasticsearch, as `make run` starts them."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -10,28 +11,28 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from elasticsearch import ApiError, Elasticsearch
 
-from common.config import Settings
+from common.config import Settings, as_env
 from tests.helpers import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def service_env(settings: Settings) -> dict[str, str]:
+def service_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a real API or worker process of this test."""
     return {
         **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "ELASTICSEARCH_URL": settings.elasticsearch_url,
-        "KEY_PREFIX": settings.key_prefix,
-        "INDEX_PREFIX": settings.index_prefix,
-        "STEALTHFLOW_ENV": settings.environment,
+        **as_env(settings),
         "LOG_BLOCK_MS": "200",
         "WORKER_METRICS_PORT": "0",
+        **extra,
     }
 
 
@@ -134,17 +135,32 @@ def test_worker_stops_gracefully_on_sigterm(api, worker, es, settings):
     assert worker.wait(timeout=30) == 0
 
 
-def test_gzipped_ndjson_batch_is_indexed_whole(api, worker, es, settings):
-    import gzip
+def _ndjson(logs: list[dict]) -> bytes:
+    return b"\n".join(json.dumps(log).encode() for log in logs)
 
+
+def _array(logs: list[dict]) -> bytes:
+    return json.dumps(logs).encode()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "encoding", "encode", "compress"),
+    [
+        ("application/x-ndjson", "gzip", _ndjson, gzip.compress),
+        ("application/json", "zstd", _array, zstandard.compress),
+        ("application/json", "deflate", _array, zlib.compress),
+    ],
+)
+def test_compressed_batches_are_indexed_whole(
+    api, worker, es, settings, content_type, encoding, encode, compress
+):
     logs = [
         {"id": f"batch-{n}", "message": f"m{n}", "level": "info", "service": "s"} for n in range(50)
     ]
-    body = gzip.compress(b"\n".join(json.dumps(log).encode() for log in logs))
     request = urllib.request.Request(
         f"{api}/api/v1/logs",
-        data=body,
-        headers={"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"},
+        data=compress(encode(logs)),
+        headers={"Content-Type": content_type, "Content-Encoding": encoding},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 202

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from common.config import Settings
+from common.config import Settings, as_env
 from common.dlq import DeadLetter
 from common.schema import normalize
 from common.spool import SpoolWriter, spool_files
@@ -17,14 +17,7 @@ from manage import cli
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "REDIS_URL": settings.redis_url,
-        "ELASTICSEARCH_URL": settings.elasticsearch_url,
-        "KEY_PREFIX": settings.key_prefix,
-        "INDEX_PREFIX": settings.index_prefix,
-        "STEALTHFLOW_ENV": settings.environment,
-        "FALLBACK_DIR": settings.fallback_dir,
-    }
+    return as_env(settings)
 
 
 @pytest.fixture

@@ -96,3 +96,31 @@ def test_stats_shows_the_whole_pipeline(run, stream, es, settings):
     assert found["indices"]["docs"] == {f"{settings.index_alias}-2026.01.02": 1}
     text = run("stats").output
     assert "reader-1" in text and "daily" in text
+
+
+def test_lifecycle_policy_and_template_name_it():
+    from common.index_template import index_template, lifecycle_policy
+
+    policy = lifecycle_policy("30d")["policy"]["phases"]
+    assert policy["delete"] == {"min_age": "30d", "actions": {"delete": {}}}
+    body = index_template("p-*", "p", lifecycle="p")
+    assert body["template"]["settings"]["index"]["lifecycle"] == {"name": "p"}
+    assert "lifecycle" not in index_template("p-*", "p")["template"]["settings"]["index"]
+
+
+def test_init_index_installs_the_template(run, es, settings):
+    result = run("init-index")
+    assert result.exit_code == 0, result.output
+    found = es.indices.get_index_template(name=settings.template_name)["index_templates"]
+    assert found[0]["index_template"]["index_patterns"] == [settings.index_pattern]
+
+
+def test_init_index_says_when_the_cluster_has_no_lifecycle_management(run, es, settings):
+    from common.elastic import has_lifecycle_management
+
+    result = run("init-index", "--ilm-delete-after", "30d")
+    if has_lifecycle_management(es):  # the default distribution (compose)
+        assert result.exit_code == 0 and "delete after 30d" in result.output
+    else:  # the minimal distribution the local scripts run
+        assert result.exit_code == 1
+        assert "prune --older-than 30d" in result.output

@@ -30,24 +30,13 @@ from elasticsearch import Elasticsearch
 
 from common.config import Settings
 from tests.helpers import free_port, wait_for
+from tests.test_end_to_end import service_env as test_service_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def service_env(settings: Settings, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "REDIS_URL": settings.redis_url,
-        "ELASTICSEARCH_URL": settings.elasticsearch_url,
-        "KEY_PREFIX": settings.key_prefix,
-        "INDEX_PREFIX": settings.index_prefix,
-        "STEALTHFLOW_ENV": settings.environment,
-        "FALLBACK_DIR": settings.fallback_dir,
-        "LOG_BLOCK_MS": "200",
-        "WORKER_METRICS_PORT": "0",
-        "LOG_LEVEL": "WARNING",
-        **extra,
-    }
+    return test_service_env(settings, LOG_LEVEL="WARNING", **extra)
 
 
 class RedisServer:
