@@ -77,6 +77,10 @@ def service_env(settings: Settings, **extra: str) -> dict[str, str]:
         "LOG_BATCH_SIZE": str(settings.batch_size),
         # No metrics listener: it would bind every interface and collide between workers.
         "WORKER_METRICS_PORT": "0",
+        # The API-alone phase fills the stream with no worker on purpose; the backlog
+        # must not reach the high-water mark (429) before the run ends. The check
+        # itself still runs, so its cost is measured.
+        "STREAM_HIGH_WATER": str(10**9),
         **extra,
     }
 
