@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["stealthflow"] = Resources(settings)
     configure_logging(settings.log_level)
     errors.register(app)
-    requestlog.register(app)
+    requestlog.register(app, settings.access_log)
     metrics.register(app)
     auth.register(app, settings)
     app.register_blueprint(api.bp)

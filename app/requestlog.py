@@ -1,4 +1,4 @@
-"""Request ids and one structured log line per request.
+"""Request ids and, when asked for, one structured log line per request.
 
 The id comes from the caller's ``X-Request-ID`` (if it is a sane token) or is
 made here; it is echoed in the response and on every log line written while the
@@ -20,7 +20,10 @@ log = logging.getLogger("stealthflow.api")
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def register(app: Flask) -> None:
+def register(app: Flask, access_log: bool) -> None:
+    """``access_log``: one line per request (``ACCESS_LOG``); off by default, because
+    on the ingest hot path it costs more than the request's own work is worth."""
+
     @app.before_request
     def assign_id() -> None:
         given = request.headers.get("X-Request-ID", "")
@@ -31,7 +34,7 @@ def register(app: Flask) -> None:
     @app.after_request
     def log_request(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id", "")
-        if request.path not in ("/health", "/metrics"):
+        if access_log and request.path not in ("/health", "/metrics"):
             started = g.get("request_started", time.perf_counter())
             log.info(
                 "%s %s %s",

@@ -136,6 +136,7 @@ class Settings:
     health_window_s: int = 300
     prometheus_multiproc_dir: str | None = None
     worker_metrics_port: int = 9102
+    access_log: bool = False
     log_level: str = "INFO"
 
     @property
@@ -226,5 +227,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         health_window_s=_int(env, "HEALTH_WINDOW", 300, minimum=60),
         prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         worker_metrics_port=_int(env, "WORKER_METRICS_PORT", 9102, minimum=0),
+        access_log=_bool(env, "ACCESS_LOG", False),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
     )

@@ -35,11 +35,22 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(event).decode()
 
 
+class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Ours, so that configuring twice replaces it and leaves other handlers alone."""
+
+
 def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _JsonHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _JsonHandler)]
+    # gunicorn/pytest may have put a plain stderr handler on the root: ours replaces it.
+    root.handlers[:] = [
+        h
+        for h in root.handlers
+        if type(h) is not logging.StreamHandler or h.stream is not sys.stderr
+    ]
+    root.addHandler(handler)
     root.setLevel(level)
     # One line per HTTP request to Elasticsearch is noise at info level.
     logging.getLogger("elastic_transport").setLevel(max(root.level, logging.WARNING))

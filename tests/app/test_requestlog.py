@@ -20,8 +20,9 @@ def test_request_id_is_made_or_kept_and_echoed(client, stream):
     assert odd.headers["X-Request-ID"] != "<script>"
 
 
-def test_one_json_line_per_request_with_its_id_and_no_payload(client, stream, caplog):
+def test_one_json_line_per_request_with_its_id_and_no_payload(make_app, settings, stream, caplog):
     caplog.set_level(logging.INFO, logger="stealthflow.api")
+    client = make_app(settings.with_overrides(access_log=True)).test_client()
     client.post("/api/v1/logs", json=LOG, headers={"X-Request-ID": "req-7"})
     [record] = [r for r in caplog.records if r.__dict__.get("event.action") == "http-request"]
     token = request_id.set("req-7")
@@ -33,3 +34,9 @@ def test_one_json_line_per_request_with_its_id_and_no_payload(client, stream, ca
     assert line["http.status"] == 202 and line["url.path"] == "/api/v1/logs"
     assert line["log.level"] == "info"
     assert "secret-payload-text" not in str(line)
+
+
+def test_no_access_line_unless_asked(client, stream, caplog):
+    caplog.set_level(logging.INFO, logger="stealthflow.api")
+    client.post("/api/v1/logs", json=LOG)
+    assert not [r for r in caplog.records if r.__dict__.get("event.action") == "http-request"]
