@@ -30,6 +30,7 @@ class Resources:
     _redis: redis.Redis | None = None
     _es: Elasticsearch | None = None
     _spool: SpoolWriter | None = None
+    _stream: LogStream | None = None
     _backpressure: Backpressure | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -37,7 +38,7 @@ class Resources:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    self._redis, self._es, self._spool = None, None, None
+                    self._redis, self._es, self._spool, self._stream = None, None, None, None
                     self._backpressure = None
                     self._pid = os.getpid()
 
@@ -83,11 +84,14 @@ class Resources:
             self._redis.close()
         if self._es is not None:
             self._es.close()
-        self._redis = self._es = self._spool = None
+        self._redis = self._es = self._spool = self._stream = None
 
     @property
     def stream(self) -> LogStream:
-        return LogStream(self.redis, self.settings)
+        self._check_process()
+        if self._stream is None:
+            self._stream = LogStream(self.redis, self.settings)
+        return self._stream
 
 
 def resources() -> Resources:
