@@ -233,8 +233,9 @@ class _FakeKibanaHandler(BaseHTTPRequestHandler):
 def run_kibana_setup(kibana: FakeKibana, tmp_path: Path, title: str) -> subprocess.CompletedProcess:
     """The kibana-setup script as compose runs it, with its container paths moved to tmp_path."""
     script = interpolate(effective_command("kibana-setup")[0])
-    script = script.replace("/kibana/saved_objects.ndjson", str(SAVED_OBJECTS))
+    # /tmp/ first: the clone itself may live under /tmp (CI clones anywhere).
     script = script.replace("/tmp/", f"{tmp_path}/").replace("sleep 5", "sleep 0")
+    script = script.replace("/kibana/saved_objects.ndjson", str(SAVED_OBJECTS))
     thread = threading.Thread(target=kibana.serve_forever, daemon=True)
     thread.start()
     try:
