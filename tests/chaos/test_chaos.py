@@ -30,6 +30,13 @@ def _send_in_background(
     return thread
 
 
+def _wait_until_a_third_is_sent(ledger: Ledger, timeout: float = 60.0) -> None:
+    """Mid-load: the moment to break something."""
+    deadline = time.monotonic() + timeout
+    while ledger.sent < CHAOS_LOGS // 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def _record(name: str, ledger: Ledger, verdict: Any) -> None:
     ROWS.append(
         {
@@ -91,9 +98,7 @@ def test_redis_stopped_mid_load_then_fallback_replayed(
     processes.start_api()
     processes.start_worker()
     sending = _send_in_background(processes, logs, ledger)
-    deadline = time.monotonic() + 60
-    while ledger.sent < CHAOS_LOGS // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_until_a_third_is_sent(ledger)
     own_redis.stop()
     time.sleep(2.0)  # the API spools meanwhile
     own_redis.start()
@@ -116,9 +121,7 @@ def test_elasticsearch_stopped_mid_load(processes: Processes, chaos_settings, ch
     processes.start_api()
     processes.start_worker()
     sending = _send_in_background(processes, logs, ledger)
-    deadline = time.monotonic() + 60
-    while ledger.sent < CHAOS_LOGS // 3 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_until_a_third_is_sent(ledger)
     chaos_es.stop()
     time.sleep(3.0)
     chaos_es.start()
