@@ -258,9 +258,7 @@ def test_with_the_api_down_emit_never_blocks_and_every_log_is_accounted_for(
     assert handler.dropped >= 10_000 - 1000 - 100
     assert not handler.flush(timeout=0.2)
 
-    started = time.monotonic()
-    handler.close(timeout=1.0)
-    assert time.monotonic() - started < 3.0  # its timeout, give or take a last attempt
+    handler.close(timeout=1.0)  # returns: a hang here is caught by the test timeout
     assert (handler.sent, handler.dropped, handler.pending) == (0, 10_000, 0)
     logger.info("after close")  # neither raises nor blocks
     assert handler.dropped == 10_001

@@ -32,10 +32,9 @@ def test_first_signal_finishes_the_read_and_exits_0(settings, stream):
 def test_second_signal_exits_at_once(settings, stream):
     process = _start(settings, block_ms="20000")
     time.sleep(0.3)
-    started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     time.sleep(0.1)
     process.send_signal(signal.SIGINT)
+    # 1 is the immediate exit: a graceful stop (after the 20 s read) would exit 0.
     assert process.wait(timeout=15) == 1
     process.stderr.close()  # type: ignore[union-attr]
-    assert time.monotonic() - started < 10  # did not wait for the 20 s read to end
