@@ -18,6 +18,7 @@ from app.decoding import Parsed, decompress, parse
 from app.errors import error_response, validation_message
 from app.intake import NotDurable, store
 from app.resources import Resources, resources
+from common.config import Settings
 from common.limits import Limits
 from common.metrics import LOGS_ACCEPTED, LOGS_REJECTED, LOGS_SPOOLED
 from common.schema import normalize
@@ -25,15 +26,18 @@ from common.schema import normalize
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def read_logs(found: Resources) -> Parsed:
-    """The request's logs, decompressed and parsed (raises ``Refused``)."""
-    settings = found.settings
-    body = decompress(
+def request_body(settings: Settings) -> bytes:
+    """The request's body with its Content-Encoding undone (raises ``Refused``)."""
+    return decompress(
         request.get_data(cache=False),
         request.headers.get("Content-Encoding", ""),
         settings.max_decompressed_length,
     )
-    return parse(body, request.mimetype, settings.max_batch)
+
+
+def read_logs(settings: Settings) -> Parsed:
+    """The request's logs, decompressed and parsed (raises ``Refused``)."""
+    return parse(request_body(settings), request.mimetype, settings.max_batch)
 
 
 def validate_all(
@@ -87,8 +91,8 @@ def make_durable(logs: list[dict[str, Any]], found: Resources) -> bool | Respons
 @bp.post("/logs")
 def ingest() -> Response | tuple[Response, int]:
     found = resources()
-    parsed = read_logs(found)
-    accepted, rejected = validate_all(parsed, Limits.from_settings(found.settings))
+    parsed = read_logs(found.settings)
+    accepted, rejected = validate_all(parsed, found.limits)
     for item in rejected:
         LOGS_REJECTED.labels(item["error"]["code"]).inc()
     if not parsed.batch and rejected:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, jsonify, request
 
-from app.api import make_durable, validate_all
-from app.decoding import Parsed, Refused, decompress
+from app.api import make_durable, request_body, validate_all
+from app.decoding import Parsed, Refused
 from app.resources import resources
-from common.limits import Limits
 from common.metrics import LOGS_REJECTED
 from common.otlp import OtlpError, export_response, logs_from_otlp
 
@@ -32,14 +31,8 @@ def _payload() -> object:
         )
     if request.mimetype != "application/json":
         raise Refused(415, "unsupported_media_type", "Send OTLP logs as application/json.")
-    settings = resources().settings
-    body = decompress(
-        request.get_data(cache=False),
-        request.headers.get("Content-Encoding", ""),
-        settings.max_decompressed_length,
-    )
     try:
-        return orjson.loads(body)
+        return orjson.loads(request_body(resources().settings))
     except orjson.JSONDecodeError as exc:
         raise Refused(400, "malformed_json", f"Body is not valid JSON: {exc.msg}.") from None
 
@@ -53,9 +46,7 @@ def export() -> Response | tuple[Response, int]:
         raise Refused(400, "invalid_otlp", str(exc)) from None
     if len(records) > found.settings.max_batch:
         raise Refused(413, "batch_too_large", f"More than {found.settings.max_batch} log records.")
-    accepted, rejected = validate_all(
-        Parsed(records, batch=True), Limits.from_settings(found.settings)
-    )
+    accepted, rejected = validate_all(Parsed(records, batch=True), found.limits)
     for item in rejected:
         LOGS_REJECTED.labels(item["error"]["code"]).inc()
     if accepted:

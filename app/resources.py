@@ -7,6 +7,7 @@ made again if the process has forked since.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from flask import current_app
 from app.intake import Backpressure
 from common.config import Settings
 from common.elastic import make_elasticsearch
+from common.limits import Limits
 from common.redis_client import make_redis
 from common.spool import SpoolWriter
 from common.stream import LogStream
@@ -85,6 +87,11 @@ class Resources:
         if self._es is not None:
             self._es.close()
         self._redis = self._es = self._spool = self._stream = None
+
+    @functools.cached_property
+    def limits(self) -> Limits:
+        """Per-log limits, derived once from the settings."""
+        return Limits.from_settings(self.settings)
 
     @property
     def stream(self) -> LogStream:

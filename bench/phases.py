@@ -36,7 +36,7 @@ from bench.probes import (
 from common.config import Settings
 from common.elastic import bulk
 from common.schema import format_timestamp, normalize
-from common.stream import LogStream
+from common.stream import LogStream, StreamEntry
 from worker.batch import Decoded, bulk_body
 
 LOGS_PATH = "/api/v1/logs"
@@ -97,7 +97,7 @@ class Bench:
         settings = self.settings(phase)
         names = prepare_indices(self.es, settings, self.timestamps)
         ingested = format_timestamp(datetime.now(UTC))
-        decoded = [Decoded("", log) for log in self.canonical]
+        decoded = [Decoded(StreamEntry("", {}), log) for log in self.canonical]
         bodies = [
             bulk_body(chunk, settings.index_alias, ingested)
             for chunk in _chunks(decoded, settings.batch_size)

@@ -69,9 +69,18 @@ def replay_file(
     path: Path, handle: IO[bytes], stream: LogStream, now: str, progress: Callable[[int], None]
 ) -> tuple[int, int]:
     """Append one claimed file to the stream; returns (appended, dead-lettered)."""
-    appended = dead = 0
+    appended = 0
     chunk: list[tuple[str, bytes]] = []
     corrupt: list[DeadLetter] = []
+
+    def flush() -> None:
+        nonlocal appended, chunk
+        if chunk:
+            stream.append_many(chunk)
+            appended += len(chunk)
+            progress(sum(len(data) + 1 for _, data in chunk))
+            chunk = []
+
     for number, line in enumerate(handle, start=1):
         parsed = _parse(line)
         if isinstance(parsed, str):
@@ -79,18 +88,11 @@ def replay_file(
         else:
             chunk.append(parsed)
         if len(chunk) >= CHUNK:
-            stream.append_many(chunk)
-            appended += len(chunk)
-            progress(sum(len(data) + 1 for _, data in chunk))
-            chunk = []
-    if chunk:
-        stream.append_many(chunk)
-        appended += len(chunk)
-        progress(sum(len(data) + 1 for _, data in chunk))
+            flush()
+    flush()
     if corrupt:
         stream.add_dead_letters(corrupt)
-        dead = len(corrupt)
-    return appended, dead
+    return appended, len(corrupt)
 
 
 def _retire(path: Path, archive: Path | None) -> None:

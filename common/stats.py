@@ -9,22 +9,9 @@ from elasticsearch import Elasticsearch
 from common.config import Settings
 from common.dlq import DeadLetterQueue
 from common.errors import TransientError
-from common.redis_client import redis_errors_converted
 from common.retention import daily_indices
 from common.spool import spool_size
 from common.stream import LogStream
-
-
-def consumers(stream: LogStream) -> list[dict[str, Any]]:
-    with redis_errors_converted():
-        try:
-            rows = stream.client.xinfo_consumers(stream.key, stream.group)
-        except Exception:  # no stream or group yet
-            return []
-    return [
-        {"name": row["name"].decode(), "pending": row["pending"], "idle_ms": row["idle"]}
-        for row in rows
-    ]
 
 
 def gather(
@@ -39,7 +26,7 @@ def gather(
             "length": stream.length(),
             "pending": stream.pending_count(),
             "backlog": stream.backlog(),
-            "consumers": consumers(stream),
+            "consumers": stream.consumers(),
         },
         "recent": {"window_s": settings.health_window_s}
         | stream.recent_outcomes(settings.health_window_s),

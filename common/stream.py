@@ -264,9 +264,9 @@ class LogStream:
         the pending list); its entries are claimed by live workers first.
         """
         removed = []
-        for consumer in self.client.xinfo_consumers(self.key, self.group):
-            name = _as_str(consumer["name"])
-            if name != keep and int(consumer["pending"]) == 0 and consumer["idle"] > idle_ms:
+        for consumer in self.consumers():
+            name = consumer["name"]
+            if name != keep and int(consumer["pending"]) == 0 and consumer["idle_ms"] > idle_ms:
                 self.client.xgroup_delconsumer(self.key, self.group, name)
                 removed.append(name)
         return removed
@@ -285,6 +285,18 @@ class LogStream:
             if _as_str(group["name"]) == self.group and group.get("lag") is not None:
                 return int(group["lag"]) + int(group["pending"])
         return int(self.client.xlen(self.key))
+
+    @_converted
+    def consumers(self) -> list[dict[str, Any]]:
+        """The group's consumers: name, pending entries, idle time."""
+        try:
+            rows = self.client.xinfo_consumers(self.key, self.group)
+        except redis_errors.ResponseError:  # no stream or group yet
+            return []
+        return [
+            {"name": _as_str(row["name"]), "pending": row["pending"], "idle_ms": row["idle"]}
+            for row in rows
+        ]
 
     @_converted
     def length(self) -> int:

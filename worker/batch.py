@@ -17,8 +17,12 @@ from common.stream import StreamEntry
 
 @dataclass(frozen=True)
 class Decoded:
-    entry_id: str
+    entry: StreamEntry
     log: dict[str, Any]
+
+    @property
+    def entry_id(self) -> str:
+        return self.entry.entry_id
 
 
 def decode_entry(entry: StreamEntry) -> Decoded:
@@ -34,7 +38,7 @@ def decode_entry(entry: StreamEntry) -> Decoded:
         log = load_stored(data)
     except ValidationError as exc:
         raise InvalidEntry(f"'data' fails the log contract: {exc.messages}") from None
-    return Decoded(entry.entry_id, log)
+    return Decoded(entry, log)
 
 
 def bulk_body(logs: Sequence[Decoded], alias: str, ingested_at: str) -> bytes:

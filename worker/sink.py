@@ -47,7 +47,6 @@ def index_batch(
     whole request failed (then nothing is stored and everything is retried)."""
     result = BatchResult()
     decoded: list[Decoded] = []
-    by_id = {entry.entry_id: entry for entry in entries}
     for entry in entries:
         if not entry.fields:  # deleted from the stream while pending: nothing left to store
             result.stored.append(entry.entry_id)
@@ -65,7 +64,7 @@ def index_batch(
     result.stored.extend(decoded[i].entry_id for i in outcome.stored)
     result.retry.extend(decoded[i].entry_id for i in outcome.retryable)
     for position, item in outcome.permanent:
-        entry = by_id[decoded[position].entry_id]
+        entry = decoded[position].entry
         reason = item.reason or "rejected by Elasticsearch"
         result.rejected.append(Rejected(entry, item.error_type or "rejected", reason, item.status))
     return result
